@@ -1,0 +1,133 @@
+"""The three ports a backend supplies to the commit engine.
+
+The engine (:class:`artifactstore.engine.EngineStore`) writes git's object model — blobs,
+trees, commits — and needs only these three narrow services from a backend:
+
+* :class:`ObjectPort` stores immutable git objects by their SHA-1 hex id;
+* :class:`RefPort` maps ref names (``refs/heads/main``, ``refs/tags/v1``) to commit ids
+  with an atomic compare-and-swap;
+* :class:`ContentPort` stores file bytes above the inline threshold by SHA-256.
+
+Every method may be called from several threads at once. Ids are lower-case hex ``bytes``
+for objects (dulwich's convention) and ``str`` for SHA-256 content ids.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """A git object in raw form: ``type_num`` is dulwich's (1 commit, 2 tree, 3 blob, 4 tag)."""
+
+    id: bytes
+    type_num: int
+    data: bytes
+
+
+class ObjectPort(ABC):
+    """Immutable git objects addressed by SHA-1.
+
+    The engine verifies every object it reads against its id, so a port returns bytes as
+    stored and need not check them.
+    """
+
+    @abstractmethod
+    def read(self, oid: bytes) -> tuple[int, bytes]:
+        """Return ``(type_num, raw data)`` of object ``oid``; raise ``KeyError`` if absent."""
+
+    @abstractmethod
+    def write(self, objects: Iterable[StoredObject]) -> None:
+        """Store objects; writing an object that exists already is a no-op.
+
+        When this returns the objects must be durable (a crash after it may not lose them).
+        """
+
+    @abstractmethod
+    def contains(self, oid: bytes) -> bool:
+        """True when object ``oid`` is stored."""
+
+    @abstractmethod
+    def iter_ids(self) -> Iterator[tuple[bytes, float]]:
+        """Yield ``(id, modification time)`` of every stored object (for gc and fsck)."""
+
+    @abstractmethod
+    def delete(self, oids: Iterable[bytes]) -> None:
+        """Remove objects (gc only). Missing ids are ignored."""
+
+
+class RefPort(ABC):
+    """Named pointers to commits with an atomic compare-and-swap."""
+
+    @abstractmethod
+    def get(self, name: str) -> bytes | None:
+        """Return the commit id ``name`` points to, or ``None``."""
+
+    @abstractmethod
+    def compare_and_swap(self, name: str, old: bytes | None, new: bytes | None) -> bool:
+        """Atomically set ``name`` to ``new`` if it currently is ``old``.
+
+        ``old=None`` means "must not exist" and ``new=None`` deletes. Return ``False`` when
+        the current value differs (the caller re-reads and retries); raise on I/O errors.
+        Once this returns ``True`` the new value must survive a crash.
+        """
+
+    @abstractmethod
+    def list(self, prefix: str) -> dict[str, bytes]:
+        """Every ref whose name starts with ``prefix`` (e.g. ``refs/heads/``), full names as keys."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContentInfo:
+    """What a pointer blob records about one piece of content.
+
+    ``extra`` holds backend-specific keys written into the pointer (xet's file hash); keys
+    are lower-case ``[a-z0-9-]``. ``new_bytes`` is how many bytes the store did not hold
+    before this write (0 when deduplicated); it is not recorded in the pointer.
+    """
+
+    sha256: str
+    size: int
+    extra: Mapping[str, str] = field(default_factory=dict)
+    new_bytes: int = 0
+
+
+class ContentPort(ABC):
+    """File bytes addressed by SHA-256, written by streaming."""
+
+    @abstractmethod
+    def write(self, stream: BinaryIO, *, size_hint: int | None = None, local_path: str | None = None) -> ContentInfo:
+        """Store everything ``stream`` yields, return its :class:`ContentInfo`.
+
+        Read the stream in bounded chunks; never hold it whole. ``local_path``, when given,
+        names a local file with the same bytes that the port may read directly instead
+        (hf-xet uploads from a path; s3 can hash before uploading). Content that is already
+        stored is deduplicated (``new_bytes == 0``). Durable when this returns.
+        """
+
+    @abstractmethod
+    def open(self, info: ContentInfo) -> BinaryIO:
+        """A seekable binary stream over the content. The engine verifies the SHA-256."""
+
+    @abstractmethod
+    def contains(self, info: ContentInfo) -> bool:
+        """True when the content is stored."""
+
+    @abstractmethod
+    def iter_ids(self) -> Iterator[tuple[str, int, float]]:
+        """Yield ``(sha256, stored size, modification time)`` of every stored content."""
+
+    @abstractmethod
+    def delete(self, sha256s: Iterable[str]) -> None:
+        """Remove content (gc only). Missing ids are ignored."""
+
+    def stored_bytes(self) -> int:
+        """Bytes the content store occupies (after chunk dedup where the store has it)."""
+        return sum(size for _, size, _ in self.iter_ids())
+
+
+__all__ = ["ContentInfo", "ContentPort", "ObjectPort", "RefPort", "StoredObject"]
