@@ -24,6 +24,7 @@ suite reads to skip what a backend does not claim:
 
 from __future__ import annotations
 
+import builtins
 import io
 import os
 import shutil
@@ -117,7 +118,7 @@ class ArtifactStore(ABC):
         """Describe the file or directory at ``path`` ("" is the root)."""
 
     @abstractmethod
-    def list(self, path: str = "", *, rev: str | None = None, recursive: bool = False) -> list[Entry]:
+    def list(self, path: str = "", *, rev: str | None = None, recursive: bool = False) -> builtins.list[Entry]:
         """List a directory, sorted by path: one level, or every file below it with ``recursive``.
 
         Recursive listings contain files only (directories are implied by their paths).
@@ -162,7 +163,7 @@ class ArtifactStore(ABC):
         """
 
     @abstractmethod
-    def diff(self, a: str, b: str | None = None, *, prefix: str | None = None) -> list[Change]:
+    def diff(self, a: str, b: str | None = None, *, prefix: str | None = None) -> builtins.list[Change]:
         """Files added, modified and deleted going from revision ``a`` to ``b``, sorted by path."""
 
     # ----------------------------------------------------------------- refs
@@ -315,7 +316,7 @@ class ArtifactStore(ABC):
         """Delete the file or directory at ``path`` as one commit. History keeps it."""
         return self.commit([Delete(path)], branch=branch, message=message or f"delete {path}", **kwargs)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, not abstract
         """Release files, locks and connections. The default does nothing."""
 
     def __enter__(self) -> Self:
@@ -351,7 +352,7 @@ def as_stream(source: Source) -> tuple[BinaryIO, bool]:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return io.BytesIO(bytes(source)), True
     if isinstance(source, (str, os.PathLike)):
-        return open(source, "rb"), True  # noqa: SIM115 - closed by the caller
+        return open(source, "rb"), True
     if hasattr(source, "read"):
         return source, False
     raise TypeError(f"cannot read artifact content from {type(source).__name__}; pass bytes, a path or a binary stream")

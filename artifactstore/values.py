@@ -75,7 +75,7 @@ class Delete:
     path: str
 
 
-Operation = Union[Put, Delete]
+Operation = Put | Delete
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""Backends that ship inside the core distribution (only the memory reference backend)."""

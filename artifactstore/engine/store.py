@@ -1,0 +1,608 @@
+""":class:`EngineStore`: every :class:`ArtifactStore` method, written once, on three ports."""
+
+from __future__ import annotations
+
+import builtins
+import getpass
+import hashlib
+import io
+import logging
+import os
+import random
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta, timezone
+from typing import BinaryIO
+
+from dulwich.objects import Blob, ObjectID
+from dulwich.objects import Commit as GitCommit
+
+from ..errors import (
+    AlreadyExists,
+    Conflict,
+    HeadMoved,
+    InvalidInput,
+    InvalidPath,
+    InvalidRevision,
+    IsADirectory,
+    NotADirectory,
+    NotFound,
+    RevisionNotFound,
+)
+from ..store import DEFAULT_BRANCH, ArtifactStore, as_stream
+from ..validation import is_hex_id, split_revision, validate_path, validate_ref_name
+from ..values import Change, Commit, Delete, Entry, FsckReport, GCReport, Operation, Put, StoreStats
+from . import maintenance
+from .diff import diff_dirs, walk_files
+from .history import is_ancestor, merge_base, walk
+from .objects import ObjectReader, PendingObjects
+from .pointer import encode_pointer, parse_pointer
+from .ports import ContentInfo, ContentPort, ObjectPort, RefPort
+from .streams import PrefixedReader, VerifiedReader, read_at_most
+from .tree import DIR_MODE, FILE_MODE, TreeItem, TreeOps
+
+log = logging.getLogger(__name__)
+
+HEADS = "refs/heads/"
+TAGS = "refs/tags/"
+DEFAULT_INLINE_THRESHOLD = 1024 * 1024
+_TRAILER = re.compile(r"\n\nArtifactstore-Logical-Bytes: (\d+)\nArtifactstore-New-Bytes: (\d+)\n?$")
+_AUTHOR = re.compile(r"^[^<>\n]+ <[^<>\n]*>$")
+_PLACEHOLDER = TreeItem(FILE_MODE, b"0" * 40)
+# Per-commit retry budget when other writers keep moving the branch.
+MAX_ATTEMPTS = 200
+MAX_BACKOFF = 0.5
+
+
+class EngineStore(ArtifactStore):
+    """The commit engine: git's object model over an object, a ref and a content port.
+
+    Subclasses (one per backend) build the ports and implement ``from_location`` and
+    ``uri``. ``inline_threshold`` is the largest file kept as an ordinary git blob; larger
+    files go to the content port and the tree holds a Git LFS pointer to them.
+    """
+
+    def __init__(
+        self,
+        *,
+        objects: ObjectPort,
+        refs: RefPort,
+        content: ContentPort,
+        default_branch: str | None = None,
+        inline_threshold: int = DEFAULT_INLINE_THRESHOLD,
+    ) -> None:
+        self.default_branch = validate_ref_name(default_branch or DEFAULT_BRANCH)
+        if inline_threshold < 0:
+            raise InvalidInput(f"inline_threshold must be >= 0, got {inline_threshold}")
+        self.objects = objects
+        self.refs = refs
+        self.content = content
+        self.inline_threshold = inline_threshold
+        self.reader = ObjectReader(objects)
+        self._sha256_cache: dict[bytes, tuple[int, str]] = {}
+        self._cache_lock = threading.Lock()
+
+    # ================================================================== reads
+    def resolve(self, rev: str | None = None) -> str:
+        return self._resolve(rev).decode()
+
+    def _resolve(self, rev: str | None) -> bytes:
+        if rev is None:
+            head = self.refs.get(HEADS + self.default_branch)
+            if head is None:
+                raise RevisionNotFound(f"branch {self.default_branch!r} has no commits yet")
+            return head
+        base, steps = split_revision(rev)
+        oid = self._resolve_base(base, rev)
+        for _ in range(steps):
+            parents = self.reader.commit(oid).parents
+            if not parents:
+                raise RevisionNotFound(f"revision {rev!r} goes back past the first commit")
+            oid = parents[0]
+        return oid
+
+    def _resolve_base(self, base: str, rev: str) -> bytes:
+        for ref in (HEADS + base, TAGS + base):
+            oid = self.refs.get(ref)
+            if oid is not None:
+                return bytes(self.reader.commit(oid).id)
+        if is_hex_id(base):
+            if len(base) == 40:
+                if self.objects.contains(base.encode()):
+                    return self.reader.commit(base.encode()).id
+            else:
+                matches = {c.id for head in self._all_heads() for c in walk(self.reader, head) if c.id.decode().startswith(base)}
+                if len(matches) == 1:
+                    return matches.pop()
+                if len(matches) > 1:
+                    raise InvalidRevision(f"revision {rev!r} is ambiguous: {len(matches)} commits start with it")
+        raise RevisionNotFound(f"revision {rev!r} is not a branch, tag or commit of this store")
+
+    def _all_heads(self) -> builtins.list[bytes]:
+        return list({*self.refs.list(HEADS).values(), *self.refs.list(TAGS).values()})
+
+    def _root(self, rev: str | None) -> bytes:
+        return bytes(self.reader.commit(self._resolve(rev)).tree)
+
+    def _ops(self) -> TreeOps:
+        return TreeOps(PendingObjects(self.reader))
+
+    def _item(self, path: str, rev: str | None) -> tuple[TreeItem, TreeOps]:
+        validate_path(path, allow_root=True)
+        ops = self._ops()
+        item = ops.lookup_path(self._root(rev), path)
+        if item is None:
+            raise NotFound(f"{path!r} does not exist at revision {rev or self.default_branch!r}")
+        return item, ops
+
+    def _file_info(self, item: TreeItem) -> tuple[int, str, ContentInfo | None, bytes | None]:
+        """``(size, sha256, pointer info or None, inline data or None)`` of a file blob."""
+        data = self.reader.blob(item.sha).as_raw_string()
+        info = parse_pointer(data)
+        if info is not None:
+            return info.size, info.sha256, info, None
+        with self._cache_lock:
+            cached = self._sha256_cache.get(item.sha)
+        if cached is None:
+            cached = (len(data), hashlib.sha256(data).hexdigest())
+            with self._cache_lock:
+                if len(self._sha256_cache) > 200_000:
+                    self._sha256_cache.clear()
+                self._sha256_cache[item.sha] = cached
+        return cached[0], cached[1], None, data
+
+    def _entry(self, path: str, item: TreeItem) -> Entry:
+        if item.is_dir:
+            return Entry(path, "dir")
+        size, sha256, _, _ = self._file_info(item)
+        return Entry(path, "file", size, sha256)
+
+    def stat(self, path: str, *, rev: str | None = None) -> Entry:
+        item, _ = self._item(path, rev)
+        return self._entry(path, item)
+
+    def open(self, path: str, *, rev: str | None = None) -> BinaryIO:
+        item, _ = self._item(path, rev)
+        if item.is_dir:
+            raise IsADirectory(f"{path!r} is a directory; list it or download it instead")
+        size, sha256, info, data = self._file_info(item)
+        if info is None:
+            assert data is not None
+            return io.BytesIO(data)
+        try:
+            inner = self.content.open(info)
+        except KeyError:
+            raise NotFound(f"content {sha256} of {path!r} is missing from the content store; run 'artifactstore fsck'") from None
+        return VerifiedReader(inner, sha256=sha256, size=size, label=f"content of {path!r} ({sha256[:12]})")  # type: ignore[return-value]
+
+    def list(self, path: str = "", *, rev: str | None = None, recursive: bool = False) -> builtins.list[Entry]:
+        item, ops = self._item(path, rev)
+        if not item.is_dir:
+            raise NotADirectory(f"{path!r} is a file, not a directory")
+        if recursive:
+            result = [self._entry(p, i) for p, i in walk_files(ops, item.sha, path)]
+        else:
+            result = []
+            for name, child in ops.entries(item.sha):
+                child_path = f"{path}/{name.decode()}" if path else name.decode()
+                result.append(self._entry(child_path, child))
+        result.sort(key=lambda e: e.path)
+        return result
+
+    # ================================================================== writes
+    def commit(
+        self,
+        changes: Iterable[Operation],
+        *,
+        branch: str | None = None,
+        message: str | None = None,
+        expect_head: str | None = None,
+        author: str | None = None,
+    ) -> Commit:
+        branch = validate_ref_name(branch or self.default_branch)
+        ops_in = list(changes)
+        author_line = _author(author)
+        text = _message(message, ops_in)
+        expected = _expected_head(expect_head)
+        wanted = _changes_by_path(ops_in)
+        ref = HEADS + branch
+
+        head = self.refs.get(ref)
+        if expected is not None and head != (expected.encode() or None):
+            raise HeadMoved(f"branch {branch!r} is at {_short(head)}, not at expected {expect_head!r}")
+        # Check every path against the current tree before any byte is stored.
+        base_tree = self.reader.commit(head).tree if head else None
+        self._apply({p: (_PLACEHOLDER if isinstance(c, Put) else None) for p, c in wanted.items()}, base_tree)
+
+        items, logical, new = self._stage_content(wanted)
+        trailer = f"\n\nArtifactstore-Logical-Bytes: {logical}\nArtifactstore-New-Bytes: {new}\n" if logical is not None else ""
+        attempt = 0
+        while True:
+            attempt += 1
+            pending = PendingObjects(self.reader)
+            ops = TreeOps(pending)
+            tree_id = self._apply(items, base_tree, ops)
+            parents = [head] if head else []
+            commit = _make_commit(tree_id, parents, author_line, text + trailer)
+            pending.add(commit)
+            pending.flush()
+            if self.refs.compare_and_swap(ref, head, commit.id):
+                log.debug("committed %s on %s after %d attempt(s)", commit.id.decode(), branch, attempt)
+                return self._commit_value(commit)
+            # Lost the race: re-apply onto the new head if it left our paths alone.
+            current = self.refs.get(ref)
+            if expected is not None:
+                raise HeadMoved(f"branch {branch!r} moved to {_short(current)} while committing")
+            if attempt >= MAX_ATTEMPTS:
+                raise Conflict(f"gave up committing to branch {branch!r} after {attempt} attempts; other writers keep moving it")
+            items = self._rebase_items(items, base_tree, current, branch)
+            head = current
+            base_tree = self.reader.commit(head).tree if head else None
+            time.sleep(random.uniform(0, min(MAX_BACKOFF, 0.005 * 2 ** min(attempt, 7))))
+
+    def _rebase_items(
+        self, items: dict[str, TreeItem | None], old_tree: bytes | None, new_head: bytes | None, branch: str
+    ) -> dict[str, TreeItem | None]:
+        new_tree = self.reader.commit(new_head).tree if new_head else None
+        ops = self._ops()
+        kept: dict[str, TreeItem | None] = {}
+        conflicts = []
+        for path, item in items.items():
+            before = ops.lookup_path(old_tree, path) if old_tree else None
+            after = ops.lookup_path(new_tree, path) if new_tree else None
+            if before == after:
+                kept[path] = item
+            elif after == item:
+                continue  # somebody wrote exactly what we meant to
+            else:
+                conflicts.append(path)
+        if conflicts:
+            raise Conflict(
+                f"{', '.join(repr(p) for p in conflicts)} changed concurrently on branch {branch!r}; "
+                "re-read and commit again",
+                conflicts,
+            )
+        return kept
+
+    def _apply(self, items: dict[str, TreeItem | None], root: bytes | None, ops: TreeOps | None = None) -> bytes:
+        ops = ops or self._ops()
+        nested = {tuple(p.encode("utf-8").split(b"/")): item for p, item in items.items()}
+        new_root = _apply_dir(ops, root, nested, "")
+        return new_root if new_root is not None else ops.empty_tree()
+
+    def _stage_content(self, wanted: dict[str, Operation]) -> tuple[dict[str, TreeItem | None], int | None, int]:
+        items: dict[str, TreeItem | None] = {}
+        logical: int | None = None
+        new = 0
+        blobs: list[Blob] = []
+        for path, change in wanted.items():
+            if isinstance(change, Delete):
+                items[path] = None
+                continue
+            blob, info = self._blob_for(path, change)
+            blobs.append(blob)
+            items[path] = TreeItem(FILE_MODE, blob.id)
+            if info is not None:
+                logical = (logical or 0) + info.size
+                new += info.new_bytes
+        self.reader.write(blobs)
+        return items, logical, new
+
+    def _blob_for(self, path: str, change: Put) -> tuple[Blob, ContentInfo | None]:
+        try:
+            stream, owned = as_stream(change.source)
+        except FileNotFoundError:
+            raise NotFound(f"source file {str(change.source)!r} for {path!r} does not exist") from None
+        except IsADirectoryError:
+            raise IsADirectory(f"source {str(change.source)!r} for {path!r} is a directory; use upload_dir") from None
+        except TypeError as exc:
+            raise InvalidInput(f"cannot write {path!r}: {exc}") from None
+        try:
+            head = read_at_most(stream, self.inline_threshold + 1)
+            if len(head) <= self.inline_threshold and parse_pointer(head) is None:
+                return Blob.from_string(head), None
+            local = os.fspath(change.source) if isinstance(change.source, (str, os.PathLike)) else None
+            size_hint = os.stat(local).st_size if local else None
+            info = self.content.write(PrefixedReader(head, stream), size_hint=size_hint, local_path=local)  # type: ignore[arg-type]
+            return Blob.from_string(encode_pointer(info)), info
+        finally:
+            if owned:
+                stream.close()
+
+    # ================================================================== history
+    def _commit_value(self, commit: GitCommit) -> Commit:
+        message = commit.message.decode("utf-8", "replace")
+        logical = new = None
+        match = _TRAILER.search(message)
+        if match:
+            logical, new = int(match.group(1)), int(match.group(2))
+            message = message[: match.start()]
+        tz = timezone(timedelta(seconds=commit.commit_timezone))
+        return Commit(
+            id=commit.id.decode(),
+            tree=commit.tree.decode(),
+            parents=tuple(p.decode() for p in commit.parents),
+            message=message.rstrip("\n"),
+            author=commit.author.decode("utf-8", "replace"),
+            time=datetime.fromtimestamp(commit.commit_time, tz),
+            logical_bytes=logical,
+            new_bytes=new,
+        )
+
+    def get_commit(self, rev: str | None = None) -> Commit:
+        return self._commit_value(self.reader.commit(self._resolve(rev)))
+
+    def log(self, rev: str | None = None, *, path: str | None = None, limit: int | None = None) -> Iterator[Commit]:
+        if path is not None:
+            validate_path(path, allow_root=True)
+        if limit is not None and limit < 0:
+            raise InvalidInput(f"limit must be >= 0, got {limit}")
+        start = self._resolve(rev)
+        return self._log(start, path, limit)
+
+    def _log(self, start: bytes, path: str | None, limit: int | None) -> Iterator[Commit]:
+        ops = self._ops()
+        count = 0
+        for commit in walk(self.reader, start):
+            if limit is not None and count >= limit:
+                return
+            if path:
+                mine = ops.lookup_path(commit.tree, path)
+                others = [ops.lookup_path(self.reader.commit(p).tree, path) for p in commit.parents]
+                if (not others and mine is None) or any(o == mine for o in others):
+                    continue
+            count += 1
+            yield self._commit_value(commit)
+
+    def diff(self, a: str, b: str | None = None, *, prefix: str | None = None) -> builtins.list[Change]:
+        if prefix:
+            validate_path(prefix)
+        ops = self._ops()
+        tree_a, tree_b = self._root(a), self._root(b)
+        if prefix:
+            item_a, item_b = ops.lookup_path(tree_a, prefix), ops.lookup_path(tree_b, prefix)
+            sub_a = item_a.sha if item_a and item_a.is_dir else None
+            sub_b = item_b.sha if item_b and item_b.is_dir else None
+            raw = list(diff_dirs(ops, sub_a, sub_b, prefix))
+            file_a = item_a if item_a and not item_a.is_dir else None
+            file_b = item_b if item_b and not item_b.is_dir else None
+            if file_a != file_b:
+                raw.append((prefix, file_a, file_b))
+        else:
+            raw = list(diff_dirs(ops, tree_a, tree_b))
+        changes = []
+        for path, old, new in sorted(raw, key=lambda c: c[0]):
+            kind = "added" if old is None else "deleted" if new is None else "modified"
+            changes.append(
+                Change(
+                    kind,  # type: ignore[arg-type]
+                    path,
+                    self._entry(path, old) if old else None,
+                    self._entry(path, new) if new else None,
+                )
+            )
+        return changes
+
+    # ================================================================== refs
+    def branches(self) -> dict[str, str]:
+        return {k[len(HEADS) :]: v.decode() for k, v in sorted(self.refs.list(HEADS).items())}
+
+    def tags(self) -> dict[str, str]:
+        return {k[len(TAGS) :]: self.reader.commit(v).id.decode() for k, v in sorted(self.refs.list(TAGS).items())}
+
+    def _create_ref(self, kind: str, name: str, rev: str | None) -> str:
+        prefix, other = (HEADS, TAGS) if kind == "branch" else (TAGS, HEADS)
+        validate_ref_name(name, what=f"{kind} name")
+        target = self._resolve(rev)
+        if self.refs.get(other + name) is not None:
+            what = "tag" if kind == "branch" else "branch"
+            raise AlreadyExists(f"a {what} named {name!r} exists; {kind} and {what} names must differ")
+        if not self.refs.compare_and_swap(prefix + name, None, target):
+            raise AlreadyExists(f"{kind} {name!r} already exists")
+        return target.decode()
+
+    def _delete_ref(self, kind: str, name: str) -> None:
+        prefix = HEADS if kind == "branch" else TAGS
+        validate_ref_name(name, what=f"{kind} name")
+        current = self.refs.get(prefix + name)
+        if current is None or not self.refs.compare_and_swap(prefix + name, current, None):
+            raise NotFound(f"{kind} {name!r} does not exist")
+
+    def create_branch(self, name: str, *, rev: str | None = None) -> str:
+        return self._create_ref("branch", name, rev)
+
+    def delete_branch(self, name: str) -> None:
+        self._delete_ref("branch", name)
+
+    def create_tag(self, name: str, *, rev: str | None = None) -> str:
+        return self._create_ref("tag", name, rev)
+
+    def delete_tag(self, name: str) -> None:
+        self._delete_ref("tag", name)
+
+    def merge(self, source: str, *, into: str | None = None, message: str | None = None) -> Commit:
+        into = validate_ref_name(into or self.default_branch)
+        source_id = self._resolve(source)
+        ref = HEADS + into
+        for _attempt in range(MAX_ATTEMPTS):
+            head = self.refs.get(ref)
+            if head is None:
+                raise NotFound(f"branch {into!r} does not exist")
+            if is_ancestor(self.reader, source_id, head):
+                return self._commit_value(self.reader.commit(head))
+            if is_ancestor(self.reader, head, source_id):
+                if self.refs.compare_and_swap(ref, head, source_id):
+                    return self._commit_value(self.reader.commit(source_id))
+                continue
+            commit = self._three_way(source, source_id, into, head, message)
+            if self.refs.compare_and_swap(ref, head, commit.id):
+                return self._commit_value(commit)
+        raise Conflict(f"gave up merging into {into!r}: other writers keep moving it")
+
+    def _three_way(self, source: str, source_id: bytes, into: str, head: bytes, message: str | None) -> GitCommit:
+        base = merge_base(self.reader, source_id, head)
+        base_tree = self.reader.commit(base).tree if base else None
+        src_tree = self.reader.commit(source_id).tree
+        head_tree = self.reader.commit(head).tree
+        ops = self._ops()
+        theirs = {p: new for p, _, new in diff_dirs(ops, base_tree, src_tree)}
+        ours = {p: new for p, _, new in diff_dirs(ops, base_tree, head_tree)}
+        conflicts = sorted(p for p, new in theirs.items() if p in ours and ours[p] != new)
+        if conflicts:
+            raise Conflict(
+                f"cannot merge {source!r} into {into!r}: {len(conflicts)} path(s) changed on both sides: "
+                + ", ".join(repr(p) for p in conflicts[:10]),
+                conflicts,
+            )
+        pending = PendingObjects(self.reader)
+        ops = TreeOps(pending)
+        todo = {p: new for p, new in theirs.items() if p not in ours}
+        try:
+            tree_id = self._apply(todo, head_tree, ops)
+        except (InvalidPath, NotFound, NotADirectory) as exc:
+            raise Conflict(f"cannot merge {source!r} into {into!r}: {exc}", list(todo)) from None
+        text = message or f"merge {source} into {into}"
+        commit = _make_commit(tree_id, [head, source_id], _author(None), text)
+        pending.add(commit)
+        pending.flush()
+        return commit
+
+    # ================================================================== maintenance
+    def gc(self, *, dry_run: bool = False, grace_seconds: float = 3600.0) -> GCReport:
+        return maintenance.gc(self, dry_run=dry_run, grace_seconds=grace_seconds)
+
+    def fsck(self) -> FsckReport:
+        return maintenance.fsck(self)
+
+    def stats(self, rev: str | None = None) -> StoreStats:
+        return maintenance.stats(self, rev)
+
+
+# ---------------------------------------------------------------------- helpers
+def _apply_dir(ops: TreeOps, tree_id: bytes | None, changes: dict[tuple[bytes, ...], TreeItem | None], where: str) -> bytes | None:
+    direct: dict[bytes, TreeItem | None] = {}
+    nested: dict[bytes, dict[tuple[bytes, ...], TreeItem | None]] = {}
+    for parts, item in changes.items():
+        if len(parts) == 1:
+            direct[parts[0]] = item
+        else:
+            nested.setdefault(parts[0], {})[parts[1:]] = item
+    mods: dict[bytes, TreeItem | None] = {}
+    for name, item in direct.items():
+        path = _join(where, name)
+        existing = ops.lookup(tree_id, name) if tree_id is not None else None
+        if item is None:
+            if existing is None:
+                raise NotFound(f"cannot delete {path!r}: it does not exist")
+        elif existing is not None and existing.is_dir and not item.is_dir:
+            raise InvalidPath(f"cannot write file {path!r}: a directory of that name exists")
+        mods[name] = item
+    for name, sub in nested.items():
+        path = _join(where, name)
+        if name in direct:
+            if direct[name] is not None:
+                raise InvalidPath(f"cannot write both file {path!r} and paths below it in one commit")
+            child = None
+        else:
+            existing = ops.lookup(tree_id, name) if tree_id is not None else None
+            if existing is not None and not existing.is_dir:
+                if any(v is not None for v in sub.values()):
+                    raise InvalidPath(f"cannot write below {path!r}: it is a file")
+                raise NotFound(f"cannot delete below {path!r}: it is a file")
+            child = existing.sha if existing else None
+        new_child = _apply_dir(ops, child, sub, path)
+        mods[name] = TreeItem(DIR_MODE, new_child) if new_child is not None else None
+    return ops.update(tree_id, mods, where=where)
+
+
+def _join(where: str, name: bytes) -> str:
+    return f"{where}/{name.decode()}" if where else name.decode()
+
+
+def _changes_by_path(changes: list[Operation]) -> dict[str, Operation]:
+    wanted: dict[str, Operation] = {}
+    if not changes:
+        raise InvalidInput("a commit needs at least one change")
+    for change in changes:
+        if not isinstance(change, (Put, Delete)):
+            raise InvalidInput(f"commit changes must be Put or Delete, got {type(change).__name__}")
+        path = validate_path(change.path)
+        if path in wanted:
+            raise InvalidPath(f"path {path!r} appears more than once in one commit")
+        if isinstance(change, Put):
+            _check_source(path, change.source)
+        wanted[path] = change
+    return wanted
+
+
+def _check_source(path: str, source: object) -> None:
+    if isinstance(source, (bytes, bytearray, memoryview)) or hasattr(source, "read"):
+        return
+    if isinstance(source, (str, os.PathLike)):
+        if not os.path.exists(source):
+            raise NotFound(f"source file {os.fspath(source)!r} for {path!r} does not exist")
+        if os.path.isdir(source):
+            raise IsADirectory(f"source {os.fspath(source)!r} for {path!r} is a directory; use upload_dir")
+        return
+    raise InvalidInput(f"cannot write {path!r} from a {type(source).__name__}; pass bytes, a file path or a binary stream")
+
+
+def _author(author: str | None) -> bytes:
+    if author is None:
+        author = os.environ.get("ARTIFACTSTORE_AUTHOR") or _default_author()
+    if not isinstance(author, str) or not _AUTHOR.match(author):
+        raise InvalidInput(f"author {author!r} must look like 'Name <email>'")
+    return author.encode("utf-8")
+
+
+def _default_author() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in some containers
+        user = "artifactstore"
+    host = socket.gethostname() or "localhost"
+    return f"{user} <{user}@{host}>"
+
+
+def _message(message: str | None, changes: list[Operation]) -> str:
+    if message is None or message == "":
+        if len(changes) == 1:
+            change = changes[0]
+            verb = "put" if isinstance(change, Put) else "delete"
+            return f"{verb} {getattr(change, 'path', '?')}"
+        return f"{len(changes)} changes"
+    if not isinstance(message, str) or "\x00" in message:
+        raise InvalidInput(f"commit message {message!r} must be a string without NUL characters")
+    return message
+
+
+def _expected_head(expect_head: str | None) -> str | None:
+    if expect_head is None or expect_head == "":
+        return expect_head
+    if not isinstance(expect_head, str) or not re.fullmatch(r"[0-9a-f]{40}", expect_head):
+        raise InvalidRevision(f"expect_head {expect_head!r} must be a full 40-character commit id or ''")
+    return expect_head
+
+
+def _make_commit(tree: bytes, parents: list[bytes], author: bytes, message: str) -> GitCommit:
+    commit = GitCommit()
+    commit.tree = tree
+    commit.parents = [ObjectID(p) for p in parents]
+    commit.author = commit.committer = author
+    now = int(time.time())
+    offset = -time.altzone if time.daylight and time.localtime(now).tm_isdst > 0 else -time.timezone
+    commit.author_time = commit.commit_time = now
+    commit.author_timezone = commit.commit_timezone = offset
+    commit.encoding = b"UTF-8"
+    commit.message = message.encode("utf-8") if message.endswith("\n") else (message + "\n").encode("utf-8")
+    return commit
+
+
+def _short(oid: bytes | None) -> str:
+    return oid.decode()[:12] if oid else "(no commit)"
+
+
+__all__ = ["DEFAULT_INLINE_THRESHOLD", "HEADS", "TAGS", "EngineStore"]
