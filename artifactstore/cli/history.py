@@ -1,0 +1,102 @@
+"""History: ``log`` and ``diff``.
+
+``diff`` renders each :class:`~artifactstore.values.Change` through :data:`CHANGE_STYLES`
+and :func:`change_detail`; a content-aware diff (issue 7) adds detail there without
+touching the command.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import click
+from rich.text import Text
+
+from ..values import Change, Commit
+from ._app import main
+from ._common import join_path, open_store, reports_errors
+from ._output import Output, human_size, json_option, print_json, short_id
+
+#: One letter and a colour per change kind, as in ``git diff --name-status``.
+CHANGE_STYLES = {"added": ("A", "green"), "modified": ("M", "yellow"), "deleted": ("D", "red")}
+
+
+@main.command()
+@click.argument("uri", metavar="URI")
+@click.argument("path", metavar="[PATH]", required=False, default="")
+@click.option("-r", "--rev", metavar="REV", help="Revision to start from (default: the URI's branch).")
+@click.option("-n", "--max-count", "limit", type=click.IntRange(min=1), metavar="N", help="Show at most N commits.")
+@click.option("--oneline", is_flag=True, help="One line per commit: short id and first line of the message.")
+@json_option
+@reports_errors
+def log(uri: str, path: str, rev: str | None, limit: int | None, oneline: bool, as_json: bool) -> None:
+    """Show commits newest first; with PATH, only those that changed it."""
+    with open_store(uri) as (store, base):
+        target = join_path(base, path)
+        commits = list(store.log(rev, path=target or None, limit=limit))
+    if as_json:
+        print_json(commits)
+        return
+    out = Output()
+    for index, commit in enumerate(commits):
+        if oneline:
+            first = commit.message.splitlines()[0] if commit.message else ""
+            out.line(Text.assemble((short_id(commit.id), "yellow"), " ", first))
+            continue
+        if index:
+            out.line()
+        _print_commit(out, commit)
+
+
+def _print_commit(out: Output, commit: Commit) -> None:
+    out.line(Text.assemble(("commit ", "yellow"), (commit.id, "yellow")))
+    if len(commit.parents) > 1:
+        out.line("Merge:  " + " ".join(short_id(p) for p in commit.parents))
+    out.line(f"Author: {commit.author}")
+    out.line(f"Date:   {commit.time.isoformat(sep=' ', timespec='seconds')}")
+    if commit.logical_bytes is not None:
+        new = human_size(commit.new_bytes) if commit.new_bytes is not None else "unknown"
+        out.line(f"Bytes:  {human_size(commit.logical_bytes)} written, {new} new")
+    out.line()
+    for text in (commit.message or "").splitlines() or [""]:
+        out.line(f"    {text}")
+
+
+@main.command()
+@click.argument("uri", metavar="URI")
+@click.argument("rev_a", metavar="REV_A")
+@click.argument("rev_b", metavar="REV_B")
+@click.argument("path", metavar="[PATH]", required=False, default="")
+@json_option
+@reports_errors
+def diff(uri: str, rev_a: str, rev_b: str, path: str, as_json: bool) -> None:
+    """Files added, modified and deleted going from REV_A to REV_B (below PATH, if given)."""
+    with open_store(uri) as (store, base):
+        target = join_path(base, path)
+        changes = store.diff(rev_a, rev_b, prefix=target or None)
+    if as_json:
+        print_json(changes)
+        return
+    out = Output()
+    out.table(["", "path", "size"], [change_row(out, change) for change in changes])
+    counts: Counter[str] = Counter(change.kind for change in changes)
+    if out.rich:
+        summary = ", ".join(f"{counts[kind]} {kind}" for kind in CHANGE_STYLES)
+        out.line(f"{summary} ({rev_a} -> {rev_b})" if changes else f"no changes between {rev_a} and {rev_b}", style="dim")
+
+
+def change_row(out: Output, change: Change) -> list[str | Text]:
+    letter, colour = CHANGE_STYLES.get(change.kind, ("?", "white"))
+    return [Text(letter, style=colour), Text(change.path, style=colour), change_detail(out, change)]
+
+
+def change_detail(out: Output, change: Change) -> str:
+    """What changed about one file; today its size, later a content-aware summary."""
+    old = change.old.size if change.old else None
+    new = change.new.size if change.new else None
+    if change.kind == "modified":
+        return f"{out.size(old)} -> {out.size(new)}"
+    return out.size(new if change.kind == "added" else old)
+
+
+__all__ = ["CHANGE_STYLES", "change_detail", "change_row", "diff", "log"]
