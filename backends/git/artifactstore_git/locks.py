@@ -1,0 +1,313 @@
+"""git's lock-file protocol with owner records, stale-lock recovery and bounded retry.
+
+git updates ``<file>`` by creating ``<file>.lock`` with ``O_CREAT|O_EXCL`` (whoever creates it
+holds the lock), writing the new content into it and renaming it over ``<file>``. We do the
+same, so git and artifactstore exclude each other. While we hold a lock, its file holds one
+owner line (``artifactstore-lock pid=.. host=.. boot=.. start=.. nonce=..``); just before the
+rename it is rewritten with the new value. git never reads a lock file's content.
+
+A lock left by a killed process is found by that line: on the same host the owner is dead
+when its pid no longer exists, is a zombie, or was reused (process start time or boot id
+differ). A lock without our line (git's own, or one whose owner died in the microseconds
+between create and write) or owned by another host is stale once older than
+``stale_after`` seconds. Stale locks are removed with a warning naming the owner; live
+locks are waited for with jittered exponential backoff, then :class:`LockTimeout`.
+
+Removing a stale lock is serialized through ``<gitdir>/artifactstore/locks/<hash>.break``
+and only happens if the lock file is still the very one judged stale (same inode, mtime
+and content), so two processes that both see a stale lock cannot remove a fresh one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import random
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from artifactstore.errors import LockTimeout
+
+log = logging.getLogger(__name__)
+
+OWNER_TAG = "artifactstore-lock"
+#: A breaker lock is held for microseconds; one older than this was left by a killed breaker.
+BREAKER_STALE_SECONDS = 10.0
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return "-"
+
+
+def _process_start(pid: int) -> str:
+    """The kernel's start time of ``pid`` (clock ticks since boot), or "-" where unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "-"
+    # Field 2 (comm) may hold spaces and parentheses; fields after the last ')' are fixed.
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return fields[19] if len(fields) > 19 else "-"
+
+
+def _process_state(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return fields[0] if fields else None
+
+
+HOSTNAME = socket.gethostname()
+BOOT_ID = _boot_id()
+
+
+@dataclass(frozen=True, slots=True)
+class LockOwner:
+    """Who holds a lock, as written in its file."""
+
+    pid: int
+    host: str
+    boot: str
+    start: str
+    nonce: str
+
+    def line(self) -> bytes:
+        return (
+            f"{OWNER_TAG} pid={self.pid} host={self.host} boot={self.boot} start={self.start} nonce={self.nonce}\n"
+        ).encode()
+
+    @classmethod
+    def parse(cls, data: bytes) -> LockOwner | None:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if not text.startswith(OWNER_TAG + " "):
+            return None
+        fields = dict(part.split("=", 1) for part in text.split()[1:] if "=" in part)
+        try:
+            return cls(int(fields["pid"]), fields["host"], fields["boot"], fields["start"], fields["nonce"])
+        except (KeyError, ValueError):
+            return None
+
+    @classmethod
+    def me(cls) -> LockOwner:
+        pid = os.getpid()
+        return cls(pid, HOSTNAME, BOOT_ID, _process_start(pid), os.urandom(8).hex())
+
+    def describe(self) -> str:
+        return f"pid {self.pid} on host {self.host}"
+
+    def is_dead(self) -> bool | None:
+        """True when the owner process is known to be gone, None when it cannot be known (other host)."""
+        if self.host != HOSTNAME:
+            return None
+        if self.boot not in ("-", BOOT_ID):
+            return True  # written before this machine last booted
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass  # exists, owned by another user
+        state = _process_state(self.pid)
+        if state == "Z":
+            return True  # killed, not yet reaped by its parent
+        return self.start != "-" and _process_start(self.pid) not in ("-", self.start)
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    ino: int
+    mtime_ns: int
+    content: bytes
+
+    @classmethod
+    def take(cls, path: Path) -> _Snapshot | None:
+        try:
+            with open(path, "rb") as f:
+                st = os.fstat(f.fileno())
+                return cls(st.st_ino, st.st_mtime_ns, f.read(4096))
+        except FileNotFoundError:
+            return None
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or unlink in ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class FileLock:
+    """Hold ``<target>.lock`` the way git does; :meth:`commit` replaces ``target`` atomically.
+
+    Use as a context manager; leaving without :meth:`commit` releases the lock and leaves
+    ``target`` as it was.
+    """
+
+    def __init__(
+        self,
+        target: Path,
+        *,
+        gitdir: Path,
+        timeout: float = 30.0,
+        stale_after: float = 120.0,
+        fsync: bool = True,
+        what: str | None = None,
+    ) -> None:
+        self.target = target
+        self.path = target.with_name(target.name + ".lock")
+        self._gitdir = gitdir
+        self._timeout = timeout
+        self._stale_after = stale_after
+        self._fsync = fsync
+        self._what = what or str(target)
+        self._fd: int | None = None
+
+    # ------------------------------------------------------------------ acquire
+    def acquire(self) -> None:
+        deadline = time.monotonic() + self._timeout
+        delay = 0.001
+        owner = LockOwner.me()
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                pass
+            except FileNotFoundError:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                continue
+            else:
+                try:
+                    os.write(fd, owner.line())
+                except BaseException:
+                    os.close(fd)
+                    os.unlink(self.path)
+                    raise
+                self._fd = fd
+                return
+            snapshot = _Snapshot.take(self.path)
+            if snapshot is None:
+                continue  # released between our create and our look
+            if self._recover_if_stale(snapshot):
+                continue
+            now = time.monotonic()
+            if now >= deadline:
+                raise LockTimeout(self._held_message(snapshot))
+            time.sleep(min(delay * (0.5 + random.random()), max(deadline - now, 0.0)))
+            delay = min(delay * 2, 0.1)
+
+    def _held_message(self, snapshot: _Snapshot) -> str:
+        owner = LockOwner.parse(snapshot.content)
+        age = max(time.time() - snapshot.mtime_ns / 1e9, 0.0)
+        who = owner.describe() if owner else "a process that did not record itself (git, or one killed at once)"
+        hint = (
+            f"it is treated as stale after {self._stale_after:.0f} s"
+            if owner is None or owner.is_dead() is None
+            else "that process is still running"
+        )
+        return (
+            f"timed out after {self._timeout:.0f} s waiting for the lock on {self._what}: {str(self.path)!r} "
+            f"is held by {who} for {age:.1f} s; {hint} - if no process uses the repository, delete that file"
+        )
+
+    def _recover_if_stale(self, snapshot: _Snapshot) -> bool:
+        owner = LockOwner.parse(snapshot.content)
+        age = time.time() - snapshot.mtime_ns / 1e9
+        dead = owner.is_dead() if owner is not None else None
+        if dead is False:
+            return False
+        if dead is None and age < self._stale_after:
+            return False
+        reason = (
+            f"its owner {owner.describe()} is dead"
+            if dead
+            else f"it is {age:.0f} s old (owner: {owner.describe() if owner else 'unrecorded'})"
+        )
+        with self._breaker() as held:
+            if not held:
+                return False
+            if _Snapshot.take(self.path) != snapshot:
+                return True  # someone else recovered it or it was released; try again at once
+            os.unlink(self.path)
+        log.warning("removed stale lock %s on %s: %s", self.path, self._what, reason)
+        return True
+
+    @contextlib.contextmanager
+    def _breaker(self):  # type: ignore[no-untyped-def]
+        directory = self._gitdir / "artifactstore" / "locks"
+        directory.mkdir(parents=True, exist_ok=True)
+        name = hashlib.sha1(str(self.path).encode("utf-8", "surrogateescape")).hexdigest() + ".break"
+        path = directory / name
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            try:
+                if time.time() - path.stat().st_mtime > BREAKER_STALE_SECONDS:
+                    log.warning("removed a breaker lock %s left by a killed process", path)
+                    path.unlink()
+            except FileNotFoundError:
+                pass
+            yield False
+            return
+        os.close(fd)
+        try:
+            yield True
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    # ------------------------------------------------------------------ release
+    def commit(self, content: bytes) -> None:
+        """Replace the target with ``content`` (fsynced, then renamed into place) and release."""
+        fd = self._require_fd()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, content, 0)
+        if self._fsync:
+            os.fsync(fd)
+        os.close(fd)
+        self._fd = None
+        try:
+            os.replace(self.path, self.target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+            raise
+        if self._fsync:
+            fsync_dir(self.target.parent)
+
+    def release(self) -> None:
+        """Give the lock up without touching the target."""
+        if self._fd is None:
+            return
+        os.close(self._fd)
+        self._fd = None
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+    def _require_fd(self) -> int:
+        if self._fd is None:
+            raise RuntimeError(f"lock {self.path} is not held")
+        return self._fd
+
+    def __enter__(self) -> FileLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+__all__ = ["FileLock", "LockOwner", "fsync_dir"]

@@ -1,0 +1,157 @@
+"""Git objects in the repository's ``objects/`` directory.
+
+New objects are written loose, as git writes them (zlib of ``"<type> <size>\\0" + data``
+at git's default loose compression level 1, into a temporary file beside the target,
+then renamed), and - unlike dulwich and git's defaults (``core.fsyncObjectFiles=false``) -
+fsynced with their directories before :meth:`write` returns, because a ref may point at
+them right after. Reads go through dulwich's ``DiskObjectStore``, so objects that
+``git gc`` / ``git repack`` moved into pack files are found as well.
+
+gc only deletes loose objects: an unreachable object inside a pack file is left there
+(logged), since rewriting packs under concurrent writers is git's job - ``git gc
+--prune=now`` removes them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+import zlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from artifactstore.engine.ports import ObjectPort, StoredObject
+
+from .locks import fsync_dir
+
+log = logging.getLogger(__name__)
+
+TYPE_NAMES = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
+#: git's core.looseCompression default (Z_BEST_SPEED).
+LOOSE_COMPRESSION = 1
+_HEX = frozenset(b"0123456789abcdef")
+
+
+class LooseObjectPort(ObjectPort):
+    """The repository's object database: loose objects written, loose and packed objects read."""
+
+    def __init__(self, commondir: Path, *, fsync: bool = True, compression: int = LOOSE_COMPRESSION) -> None:
+        from dulwich.object_store import DiskObjectStore
+
+        self._objects = commondir / "objects"
+        self._fsync = fsync
+        self._compression = compression
+        self._store = DiskObjectStore(str(self._objects))
+
+    def _path(self, oid: bytes) -> Path:
+        hexid = oid.decode("ascii")
+        return self._objects / hexid[:2] / hexid[2:]
+
+    def read(self, oid: bytes) -> tuple[int, bytes]:
+        try:
+            return self._store.get_raw(oid)
+        except KeyError:
+            pass
+        # A concurrent "git gc" may have packed the object and deleted the loose copy
+        # between dulwich's two looks; one more look after a pack rescan settles it.
+        self._store._update_pack_cache()
+        try:
+            return self._store.get_raw(oid)
+        except KeyError:
+            raise KeyError(oid) from None
+
+    def write(self, objects: Iterable[StoredObject]) -> None:
+        dirty: set[Path] = set()
+        for obj in objects:
+            path = self._path(obj.id)
+            try:
+                # Freshen rather than rewrite: gc's grace period counts from the mtime.
+                os.utime(path)
+                continue
+            except FileNotFoundError:
+                pass
+            if self._store.contains_packed(obj.id):
+                continue
+            directory = path.parent
+            if not directory.is_dir():
+                directory.mkdir(exist_ok=True)
+                dirty.add(self._objects)
+            header = TYPE_NAMES[obj.type_num] + b" " + str(len(obj.data)).encode() + b"\0"
+            compressor = zlib.compressobj(self._compression)
+            payload = compressor.compress(header) + compressor.compress(obj.data) + compressor.flush()
+            fd, tmp = tempfile.mkstemp(prefix="tmp_obj_", dir=directory)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(payload)
+                    if self._fsync:
+                        f.flush()
+                        os.fsync(f.fileno())
+                os.chmod(tmp, 0o444)
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+                raise
+            dirty.add(directory)
+        if self._fsync:
+            for directory in sorted(dirty, key=lambda p: len(p.parts), reverse=True):
+                fsync_dir(directory)
+
+    def contains(self, oid: bytes) -> bool:
+        if self._path(oid).exists():
+            return True
+        return oid in self._store
+
+    def iter_ids(self) -> Iterator[tuple[bytes, float]]:
+        try:
+            fanouts = sorted(os.scandir(self._objects), key=lambda e: e.name)
+        except FileNotFoundError:
+            return
+        for fanout in fanouts:
+            if len(fanout.name) != 2 or not fanout.is_dir() or not _is_hex(fanout.name.encode()):
+                continue
+            for entry in os.scandir(fanout.path):
+                name = entry.name.encode()
+                if len(name) != 38 or not _is_hex(name):
+                    continue  # tmp_obj_* of a write in progress
+                try:
+                    yield fanout.name.encode() + name, entry.stat().st_mtime
+                except FileNotFoundError:
+                    continue
+        self._store._update_pack_cache()
+        for pack in self._store.packs:
+            mtime = os.stat(pack._data_path).st_mtime
+            for sha in pack.index:
+                yield _as_hex(sha), mtime
+
+    def delete(self, oids: Iterable[bytes]) -> None:
+        packed = 0
+        for oid in oids:
+            path = self._path(oid)
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                if oid in self._store:
+                    packed += 1
+        if packed:
+            log.info(
+                "left %d unreachable objects inside pack files of %s; run 'git gc --prune=now' there to drop them",
+                packed,
+                self._objects.parent,
+            )
+
+    def close(self) -> None:
+        self._store.close()
+
+
+def _is_hex(name: bytes) -> bool:
+    return all(c in _HEX for c in name)
+
+
+def _as_hex(sha: bytes) -> bytes:
+    return sha if len(sha) == 40 else sha.hex().encode()
+
+
+__all__ = ["LooseObjectPort"]

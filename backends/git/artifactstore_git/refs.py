@@ -1,0 +1,215 @@
+"""Refs of a git repository with compare-and-swap under git's lock-file protocol.
+
+Why not dulwich's ``set_if_equals``: it takes the lock with ``O_EXCL`` too, but fails at once
+when the lock exists (no wait, no stale-lock detection), treats ``old=None`` as "set
+unconditionally" rather than "must not exist", and deletes loose refs before packed ones.
+
+Loose refs (``refs/heads/main``) override entries of ``packed-refs`` (written by
+``git pack-refs`` / ``git gc``), exactly as git reads them. A delete removes the packed entry
+first (under ``packed-refs.lock``) and the loose file second, so no reader ever sees an old
+packed value come back. Every change is fsynced with its directory before it returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from artifactstore.engine.ports import RefPort
+from artifactstore.errors import AlreadyExists
+
+from .locks import FileLock, fsync_dir
+
+log = logging.getLogger(__name__)
+
+MAX_SYMREF_DEPTH = 5
+
+
+class GitRefPort(RefPort):
+    """Refs stored as git stores them: loose files under ``refs/`` plus ``packed-refs``.
+
+    ``guard(name)`` is called before a ref is changed and raises to refuse the change (the
+    store uses it to protect a branch checked out in a working tree).
+    """
+
+    def __init__(
+        self,
+        commondir: Path,
+        *,
+        lock_timeout: float = 30.0,
+        stale_lock_seconds: float = 120.0,
+        fsync: bool = True,
+        guard: Callable[[str], None] | None = None,
+    ) -> None:
+        self._dir = commondir
+        self._lock_timeout = lock_timeout
+        self._stale = stale_lock_seconds
+        self._fsync = fsync
+        self._guard = guard
+        self._packed_cache: tuple[tuple[int, int, int], dict[str, bytes]] | None = None
+
+    # ------------------------------------------------------------------ reading
+    def _path(self, name: str) -> Path:
+        return self._dir.joinpath(*name.split("/"))
+
+    def _read_loose(self, name: str) -> bytes | None:
+        try:
+            data = self._path(name).read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+        return data.strip()
+
+    def _packed(self) -> dict[str, bytes]:
+        path = self._dir / "packed-refs"
+        try:
+            with open(path, "rb") as f:
+                st = os.fstat(f.fileno())
+                key = (st.st_ino, st.st_mtime_ns, st.st_size)
+                if self._packed_cache is not None and self._packed_cache[0] == key:
+                    return self._packed_cache[1]
+                data = f.read()
+        except FileNotFoundError:
+            return {}
+        refs: dict[str, bytes] = {}
+        for line in data.splitlines():
+            if not line or line.startswith((b"#", b"^")):
+                continue  # header, or the peeled value of the annotated tag above
+            sha, _, name = line.partition(b" ")
+            refs[name.decode("utf-8", "surrogateescape")] = sha.strip()
+        self._packed_cache = (key, refs)
+        return refs
+
+    def _current(self, name: str, depth: int = 0) -> bytes | None:
+        loose = self._read_loose(name)
+        if loose is None:
+            return self._packed().get(name)
+        if loose.startswith(b"ref: "):
+            if depth >= MAX_SYMREF_DEPTH:
+                return None
+            return self._current(loose[5:].decode("utf-8", "surrogateescape"), depth + 1)
+        return loose
+
+    def get(self, name: str) -> bytes | None:
+        return self._current(name)
+
+    def list(self, prefix: str) -> dict[str, bytes]:
+        result = {name: sha for name, sha in self._packed().items() if name.startswith(prefix)}
+        # Walk only the directory part of the prefix ("refs/heads/" -> refs/heads).
+        base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        top = self._dir.joinpath(*base.split("/")) if base else self._dir / "refs"
+        for dirpath, _dirnames, filenames in os.walk(top):
+            rel_dir = Path(dirpath).relative_to(self._dir).as_posix()
+            for filename in filenames:
+                if filename.endswith(".lock"):
+                    continue
+                name = f"{rel_dir}/{filename}"
+                if not name.startswith(prefix):
+                    continue
+                value = self._current(name)
+                if value is not None:
+                    result[name] = value
+        return dict(sorted(result.items()))
+
+    # ------------------------------------------------------------------ writing
+    def _lock(self, target: Path, what: str) -> FileLock:
+        return FileLock(
+            target,
+            gitdir=self._dir,
+            timeout=self._lock_timeout,
+            stale_after=self._stale,
+            fsync=self._fsync,
+            what=what,
+        )
+
+    def compare_and_swap(self, name: str, old: bytes | None, new: bytes | None) -> bool:
+        if self._guard is not None:
+            self._guard(name)
+        path = self._path(name)
+        self._check_no_ref_conflict(name)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise self._conflict(name) from None
+        with self._lock(path, f"ref {name}") as lock:
+            current = self._current(name)
+            if current != old:
+                return False
+            if new is None:
+                if current is not None:
+                    self._delete_locked(name, path)
+                return True
+            if current == new:
+                return True
+            if path.is_dir():
+                raise self._conflict(name)
+            lock.commit(new + b"\n")
+        return True
+
+    def _delete_locked(self, name: str, path: Path) -> None:
+        if name in self._packed():
+            packed_path = self._dir / "packed-refs"
+            with self._lock(packed_path, "packed-refs") as packed_lock:
+                self._packed_cache = None
+                content = packed_path.read_bytes()
+                packed_lock.commit(_without_packed_ref(content, name))
+            self._packed_cache = None
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        else:
+            if self._fsync:
+                fsync_dir(path.parent)
+        # Remove emptied directories so that a ref named like the directory can exist later.
+        parent = path.parent
+        stop = self._dir / "refs"
+        while parent != stop and stop in parent.parents:
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
+
+    def _check_no_ref_conflict(self, name: str) -> None:
+        # git cannot hold refs/heads/a and refs/heads/a/b at once (a file cannot be a directory).
+        parts = name.split("/")
+        for end in range(2, len(parts)):
+            prefix = "/".join(parts[:end])
+            if self._current(prefix) is not None:
+                raise self._conflict(name, prefix)
+        packed = self._packed()
+        below = name + "/"
+        for other in packed:
+            if other.startswith(below):
+                raise self._conflict(name, other)
+
+    def _conflict(self, name: str, other: str | None = None) -> AlreadyExists:
+        clash = f"ref {other!r}" if other else "another ref below or above it"
+        return AlreadyExists(
+            f"cannot create ref {name!r}: {clash} exists, and git cannot hold a ref and a ref "
+            "directory of the same name; choose another name"
+        )
+
+
+def _without_packed_ref(content: bytes, name: str) -> bytes:
+    target = name.encode("utf-8", "surrogateescape")
+    out: list[bytes] = []
+    skip_peeled = False
+    for line in content.splitlines(keepends=True):
+        if line.startswith(b"^"):
+            if not skip_peeled:
+                out.append(line)
+            continue
+        skip_peeled = False
+        if not line.startswith(b"#"):
+            _, _, ref = line.rstrip(b"\n").partition(b" ")
+            if ref == target:
+                skip_peeled = True
+                continue
+        out.append(line)
+    return b"".join(out)
+
+
+__all__ = ["GitRefPort"]

@@ -1,0 +1,225 @@
+""":class:`GitStore`: the store is an ordinary git repository on local disk."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from artifactstore.engine import EngineStore
+from artifactstore.errors import InvalidInput, InvalidURI, NotFound, WriteRefused
+from artifactstore.validation import validate_ref_name
+from artifactstore.values import Commit, Operation
+
+from .lfs import LfsContentPort
+from .objects import LooseObjectPort
+from .refs import GitRefPort
+from .repo import (
+    RepoLayout,
+    checked_out_branches,
+    create_bare_repository,
+    find_repository,
+    head_target,
+    split_repository_path,
+)
+
+log = logging.getLogger(__name__)
+
+HEADS = "refs/heads/"
+#: Files larger than this go to the LFS directory; chosen by measurement, see README
+#: (inline blobs are zlib-compressed whole in memory, LFS files are streamed).
+DEFAULT_INLINE_THRESHOLD = 1024 * 1024
+OPTIONS = {
+    "inline_threshold": "files larger than this many bytes are stored in lfs/objects (default 1048576)",
+    "fsync": "fsync objects, LFS files and refs before a commit returns (default true)",
+    "lock_timeout": "seconds to wait for a ref lock held by a live process (default 30)",
+    "stale_lock_seconds": "age after which a lock whose owner cannot be checked is removed (default 120)",
+}
+
+
+class GitStore(EngineStore):
+    """A store in a local git repository, inspectable with ``git log`` / ``git show``.
+
+    How it differs from other backends:
+
+    * Small files are ordinary blobs; files above ``inline_threshold`` live in the Git LFS
+      object directory (``<gitdir>/lfs/objects/aa/bb/<sha256>``) with LFS pointer blobs in
+      the tree, so ``git show main:<path>`` prints small files and a pointer for large ones.
+    * Refs are updated under git's lock-file protocol, so artifactstore processes and git
+      itself exclude each other; a lock left by a killed process is detected and removed
+      with a warning naming its owner pid (``cross_process``).
+    * In a non-bare repository, writing to a branch checked out in a working tree raises
+      :class:`~artifactstore.errors.WriteRefused`: the tree's files and index would go stale.
+    * ``gc`` removes loose objects and LFS files; unreachable objects inside pack files
+      (made by ``git gc``) are left for ``git gc --prune=now``.
+    """
+
+    name = "git"
+    persistent = True
+    cross_process = True
+    chunk_dedup = False
+    bounded_memory = True
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        branch: str | None = None,
+        create: bool = False,
+        inline_threshold: int = DEFAULT_INLINE_THRESHOLD,
+        fsync: bool = True,
+        lock_timeout: float = 30.0,
+        stale_lock_seconds: float = 120.0,
+    ) -> None:
+        root = Path(os.path.abspath(os.path.expanduser(os.fspath(path))))
+        if branch is not None:
+            validate_ref_name(branch, what="branch")
+        layout = find_repository(root)
+        if layout is None:
+            if not create:
+                raise NotFound(
+                    f"no git repository at {str(root)!r}; create one with: artifactstore init artifactstore+git://{root}"
+                )
+            layout = create_bare_repository(root, branch or "main")
+        self.layout: RepoLayout = layout
+        self._explicit_branch = branch
+        default = branch or _branch_of(head_target(layout.gitdir)) or "main"
+        self.object_port = LooseObjectPort(layout.commondir, fsync=fsync)
+        super().__init__(
+            objects=self.object_port,
+            refs=GitRefPort(
+                layout.commondir,
+                lock_timeout=lock_timeout,
+                stale_lock_seconds=stale_lock_seconds,
+                fsync=fsync,
+                guard=self._refuse_checked_out,
+            ),
+            content=LfsContentPort(layout.commondir, fsync=fsync),
+            default_branch=default,
+            inline_threshold=inline_threshold,
+        )
+
+    # ------------------------------------------------------------------ plugin side
+    @classmethod
+    def split_root(cls, netloc: str, path: str) -> tuple[str, str]:
+        """Walk up ``path`` to the nearest existing repository; the rest is the path inside it.
+
+        ``artifactstore+git:///srv/a/1/run/artifacts`` with a repository at ``/srv/a`` gives
+        ``("/srv/a", "1/run/artifacts")``. A relative path (``artifactstore+git:rel/dir``) is
+        relative to the current directory.
+        """
+        if netloc not in ("", "localhost"):
+            raise InvalidURI(
+                f"git stores are local: host {netloc!r} in the URI is not supported; write "
+                f"artifactstore+git:///absolute/path or artifactstore+git:relative/path"
+            )
+        if not path.strip("/"):
+            return path, ""
+        return split_repository_path(path)
+
+    @classmethod
+    def from_location(
+        cls, location: str, *, branch: str | None = None, create: bool = False, options: Mapping[str, Any] | None = None
+    ) -> GitStore:
+        """Open the repository at ``location`` (with ``create``, make a bare one if missing).
+
+        Options: ``inline_threshold``, ``fsync``, ``lock_timeout``, ``stale_lock_seconds``.
+        """
+        kwargs = _parse_options(location, options or {})
+        return cls(location, branch=branch, create=create, **kwargs)
+
+    @property
+    def uri(self) -> str:
+        suffix = f"@{self._explicit_branch.replace('/', '%2F')}" if self._explicit_branch else ""
+        return f"artifactstore+git://{self.layout.root}{suffix}"
+
+    @property
+    def gitdir(self) -> Path:
+        """The directory holding objects, refs and ``lfs/`` (``.git`` of a working tree)."""
+        return self.layout.commondir
+
+    # ------------------------------------------------------------------ checked-out branches
+    def _refuse_checked_out(self, ref: str) -> None:
+        if not ref.startswith(HEADS):
+            return
+        trees = checked_out_branches(self.layout)
+        if ref in trees:
+            branch = ref[len(HEADS) :]
+            raise WriteRefused(
+                f"branch {branch!r} is checked out in the working tree {str(trees[ref])!r}, and writing to it "
+                f"would leave that tree's files and index stale; write to another branch "
+                f"(artifactstore+git://{self.layout.root}@<branch>) or use a bare repository"
+            )
+
+    def commit(
+        self,
+        changes: Iterable[Operation],
+        *,
+        branch: str | None = None,
+        message: str | None = None,
+        expect_head: str | None = None,
+        author: str | None = None,
+    ) -> Commit:
+        # Refuse before any content is stored (the ref port refuses again at the swap).
+        self._refuse_checked_out(HEADS + (branch or self.default_branch))
+        return super().commit(changes, branch=branch, message=message, expect_head=expect_head, author=author)
+
+    def merge(self, source: str, *, into: str | None = None, message: str | None = None) -> Commit:
+        self._refuse_checked_out(HEADS + (into or self.default_branch))
+        return super().merge(source, into=into, message=message)
+
+    def close(self) -> None:
+        self.object_port.close()
+
+
+def _branch_of(ref: str | None) -> str | None:
+    if ref and ref.startswith(HEADS):
+        return ref[len(HEADS) :]
+    return None
+
+
+def _parse_options(location: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise InvalidInput(
+            f"unknown option(s) {', '.join(unknown)} for git store {location!r}; known: {', '.join(sorted(OPTIONS))}"
+        )
+    kwargs: dict[str, Any] = {}
+    for key, value in options.items():
+        try:
+            if key == "inline_threshold":
+                kwargs[key] = _as_int(value)
+                if kwargs[key] < 0:
+                    raise ValueError("negative")
+            elif key == "fsync":
+                kwargs[key] = _as_bool(value)
+            else:
+                kwargs[key] = float(value)
+                if kwargs[key] <= 0:
+                    raise ValueError("not positive")
+        except (TypeError, ValueError):
+            raise InvalidInput(f"option {key}={value!r} for git store {location!r} is invalid: {OPTIONS[key]}") from None
+    return kwargs
+
+
+def _as_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise TypeError("bool")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        return int(value.strip())
+    raise TypeError(type(value).__name__)
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    raise ValueError(value)
+
+
+__all__ = ["DEFAULT_INLINE_THRESHOLD", "GitStore"]
