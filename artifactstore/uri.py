@@ -72,7 +72,8 @@ def parse_uri(uri: str) -> StoreURI:
     scheme, rest = match.groups()
     netloc, path = _split_authority(rest)
     if scheme == NAMED_SCHEME:
-        name, branch, sub = _split_marker(netloc + path)
+        text = netloc + path
+        name, branch, sub = _split_marker(text) if "@" in text else (text, None, "")
         name, _, tail = name.partition("/")
         return _named(name, "/".join(p for p in (tail, sub) if p), branch)
     if not scheme.startswith(SCHEME_PREFIX):

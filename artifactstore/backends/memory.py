@@ -150,6 +150,8 @@ class MemoryStore(EngineStore):
 
     @classmethod
     def split_root(cls, netloc: str, path: str) -> tuple[str, str]:
+        if not netloc:  # artifactstore+memory:///name and MLflow's artifactstore+memory:/name
+            netloc, _, path = path.lstrip("/").partition("/")
         return netloc, path.strip("/")
 
     @classmethod
