@@ -1,0 +1,321 @@
+"""The Xet ContentPort: file bytes in a Xet CAS through hf-xet.
+
+Uploads go through ``XetUploadCommit`` (``start_upload_file`` when the engine names a local
+file, ``start_upload_stream`` fed in bounded chunks otherwise); hf-xet chunks the bytes
+(content-defined, ~64 KiB), stores only chunks the CAS lacks, and reports the file's Merkle
+hash, its SHA-256 and how many bytes were new. Reads fetch byte ranges through
+``XetDownloadStreamGroup`` (see :mod:`.reader`).
+
+How this port differs from a plain content store:
+
+* Deduplication is below file level: :attr:`ContentInfo.new_bytes` is hf-xet's
+  ``dedup_metrics.new_bytes``, and :meth:`stored_bytes` measures the CAS on disk.
+* The CAS cannot list or delete single files (chunks are shared between files), so the port
+  keeps a :class:`~.index.ContentIndex`, and :meth:`delete` drops index entries and then
+  *rebuilds* an embedded CAS: it copies every still-indexed file into a fresh CAS and swaps
+  it in under the exclusive lock. A remote or shared CAS is never rebuilt (gc then reclaims
+  nothing there; the log says so).
+* A ``local://`` CAS admits one process at a time, so every transfer holds the CAS lock of
+  :mod:`.cas_lock` (open session -> transfer -> close), per range for reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from artifactstore.engine import ContentInfo, ContentPort
+from artifactstore.errors import IntegrityError, InvalidInput
+
+from .cas_lock import CasLock, cas_lock
+from .endpoint import XetEndpoint
+from .index import ContentIndex, IndexEntry
+from .reader import MAX_WINDOW, MIN_WINDOW, XetRangeReader
+from .session import get_session, open_retrying
+
+log = logging.getLogger(__name__)
+
+#: Pointer key that carries the Xet file hash.
+XET_HASH_KEY = "xet-hash"
+#: Bytes handed to ``XetStreamUpload.write`` at a time.
+UPLOAD_CHUNK = 8 * 1024 * 1024
+DEFAULT_LOCK_TIMEOUT = 600.0
+
+#: ``progress(direction, bytes_done, bytes_total)``; ``direction`` is "upload" or "download".
+ProgressCallback = Callable[[str, int, "int | None"], None]
+
+
+class XetContentPort(ContentPort):
+    """Content in a Xet CAS; see the module docstring for how it differs."""
+
+    def __init__(
+        self,
+        directory: Path,
+        endpoint: XetEndpoint | None = None,
+        *,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        spool_streams: bool = False,
+        progress: ProgressCallback | None = None,
+        min_window: int = MIN_WINDOW,
+        max_window: int = MAX_WINDOW,
+    ) -> None:
+        """``directory`` holds the index, the lock and (by default) the embedded CAS ``cas/``.
+
+        ``spool_streams`` copies a stream that is not a local file to a temporary file before
+        taking the CAS lock, so a slow producer never blocks other processes. ``progress``
+        is called with hf-xet's transfer progress (see :data:`ProgressCallback`).
+        """
+        self.directory = directory
+        self.embedded_dir = directory / "cas"
+        self.endpoint = endpoint or XetEndpoint.local(self.embedded_dir)
+        self.index = ContentIndex(directory / "index")
+        self.lock_timeout = lock_timeout
+        self.spool_streams = spool_streams
+        self.progress = progress
+        self.min_window = min_window
+        self.max_window = max_window
+        local = self.endpoint.local_dir
+        self._lock: CasLock | None = cas_lock(local.parent / f"{local.name}.lock") if local is not None else None
+        #: Only a CAS inside the store is ours alone, so only it may be rebuilt by gc.
+        self.rebuildable = local is not None and local == self.embedded_dir
+        self._recover_interrupted_rebuild()
+
+    # ------------------------------------------------------------------ locking
+    @contextlib.contextmanager
+    def _hold(self, *, exclusive: bool = False) -> Iterator[None]:
+        if self._lock is None:
+            yield
+            return
+        with self._lock.hold(timeout=self.lock_timeout, exclusive=exclusive):
+            yield
+
+    def _progress_hook(self, direction: str) -> Callable[[Any, Any], None] | None:
+        callback = self.progress
+        if callback is None:
+            return None
+
+        def hook(group: Any, _items: Any) -> None:
+            try:
+                callback(direction, int(group.total_bytes_completed), int(group.total_bytes) or None)
+            except Exception:  # a broken progress bar must not fail a transfer
+                log.exception("Xet progress callback failed")
+
+        return hook
+
+    # ------------------------------------------------------------------ writes
+    def write(self, stream: BinaryIO, *, size_hint: int | None = None, local_path: str | None = None) -> ContentInfo:
+        if local_path is not None:
+            return self._upload(local_path=local_path)
+        if not self.spool_streams:
+            return self._upload(stream=stream)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(prefix="spool-", dir=self.directory) as spool:
+            shutil.copyfileobj(stream, spool, UPLOAD_CHUNK)
+            spool.flush()
+            return self._upload(local_path=spool.name)
+
+    def _upload(self, *, local_path: str | None = None, stream: BinaryIO | None = None) -> ContentInfo:
+        session = get_session()
+        hook = self._progress_hook("upload")
+        kwargs = self.endpoint.connect_kwargs()
+        if hook is not None:
+            kwargs["progress_callback"] = hook
+        with self._hold():
+            upload = open_retrying(lambda: session.new_upload_commit(**kwargs), what="upload")
+            try:
+                if local_path is not None:
+                    meta = _upload_path(upload, local_path)
+                else:
+                    assert stream is not None
+                    meta = _upload_stream(upload, stream)
+                upload.wait_to_finish()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    upload.abort()
+                raise
+            finally:
+                # Dropping the last hf-xet handle closes the CAS database; only then may
+                # another process open it, so this happens before the lock is released.
+                del upload
+            info = _content_info(meta)
+            self.index.put(info.sha256, info.extra[XET_HASH_KEY], info.size, info.new_bytes)
+        log.debug("stored %s (%d bytes, %d new) in the Xet CAS", info.sha256, info.size, info.new_bytes)
+        return info
+
+    # ------------------------------------------------------------------ reads
+    def open(self, info: ContentInfo) -> BinaryIO:
+        xet_hash = self._xet_hash(info)
+
+        def fetch(start: int, end: int) -> bytes:
+            return self._fetch(xet_hash, info.size, start, end, info.sha256)
+
+        reader = XetRangeReader(fetch, info.size, min_window=self.min_window, max_window=self.max_window)
+        return reader  # type: ignore[return-value]
+
+    def _xet_hash(self, info: ContentInfo) -> str:
+        xet_hash = info.extra.get(XET_HASH_KEY)
+        if xet_hash:
+            return xet_hash
+        entry = self.index.get(info.sha256)
+        if entry is None:
+            raise IntegrityError(
+                f"content {info.sha256} has no Xet file hash in its pointer and is not in the Xet index; "
+                "the store is damaged (run 'artifactstore fsck')"
+            )
+        return entry.xet_hash
+
+    def _fetch(self, xet_hash: str, size: int, start: int, end: int, sha256: str) -> bytes:
+        import hf_xet
+
+        session = get_session()
+        file_info = hf_xet.XetFileInfo(xet_hash, size)
+        kwargs = self.endpoint.connect_kwargs()
+        with self._hold():
+            group = open_retrying(lambda: session.new_download_stream_group(**kwargs), what="download")
+            try:
+                data = b"".join(group.download_stream(file_info, start=start, end=end))
+                group.finish()
+            except hf_xet.XetObjectNotFoundError as exc:
+                raise IntegrityError(
+                    f"content {sha256} (Xet hash {xet_hash}) is missing from the Xet CAS "
+                    f"{self.endpoint.url}: {exc}; run 'artifactstore fsck'"
+                ) from exc
+            except RuntimeError as exc:
+                if self.endpoint.local_dir is None:
+                    raise OSError(f"reading content {sha256} from Xet CAS {self.endpoint.url} failed: {exc}") from exc
+                raise IntegrityError(
+                    f"content {sha256} cannot be reconstructed from the local Xet CAS: {exc}; run 'artifactstore fsck'"
+                ) from exc
+            finally:
+                del group
+        if self.progress is not None:
+            self.progress("download", end, size)
+        return data
+
+    # ------------------------------------------------------------------ inventory
+    def contains(self, info: ContentInfo) -> bool:
+        entry = self.index.get(info.sha256)
+        if entry is None:
+            return False
+        wanted = info.extra.get(XET_HASH_KEY)
+        return wanted is None or wanted == entry.xet_hash
+
+    def iter_ids(self) -> Iterator[tuple[str, int, float]]:
+        """Yield ``(sha256, new bytes it added when first stored, index mtime)``.
+
+        A chunk CAS has no per-file stored size; the bytes a file added to the CAS when it
+        was first written are the closest figure (gc reports them as freed).
+        """
+        for entry in self.index:
+            yield entry.sha256, entry.new_bytes, entry.mtime
+
+    def entries(self) -> Iterator[IndexEntry]:
+        """Every indexed content with its Xet hash."""
+        return iter(self.index)
+
+    def stored_bytes(self) -> int:
+        """Bytes on disk of the embedded or local CAS (xorbs, shards, dedup tables, caches).
+
+        For a remote CAS, the sum of the new bytes each indexed file added when written.
+        """
+        local = self.endpoint.local_dir
+        if local is None:
+            return sum(entry.new_bytes for entry in self.index)
+        return _disk_usage(local)
+
+    # ------------------------------------------------------------------ gc
+    def delete(self, sha256s: Iterable[str]) -> None:
+        """Forget ``sha256s`` and, for the embedded CAS, rebuild it without them."""
+        wanted = list(sha256s)
+        if not wanted:
+            return
+        with self._hold(exclusive=True):
+            removed = self.index.remove(wanted)
+            if not removed:
+                return
+            if not self.rebuildable:
+                log.warning(
+                    "forgot %d files, but the Xet CAS %s is not embedded in the store, so gc cannot reclaim its space",
+                    len(removed),
+                    self.endpoint.url,
+                )
+                return
+            from .rebuild import rebuild_cas
+
+            rebuild_cas(self.embedded_dir, list(self.index))
+
+    def _recover_interrupted_rebuild(self) -> None:
+        if not self.rebuildable or not self.directory.is_dir():
+            return
+        from .rebuild import recover
+
+        with self._hold(exclusive=True):
+            recover(self.embedded_dir)
+
+
+def _upload_path(upload: Any, local_path: str) -> Any:
+    handle = upload.start_upload_file(os.fspath(local_path))
+    return handle.result()
+
+
+def _upload_stream(upload: Any, stream: BinaryIO) -> Any:
+    sha = hashlib.sha256()
+    channel = upload.start_upload_stream()
+    try:
+        while True:
+            chunk = stream.read(UPLOAD_CHUNK)
+            if not chunk:
+                break
+            sha.update(chunk)
+            channel.write(chunk)
+        meta = channel.finish()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            channel.abort()
+        raise
+    reported = meta.xet_info.sha256
+    if reported and reported != sha.hexdigest():
+        raise IntegrityError(f"hf-xet hashed the uploaded stream to {reported}, but its bytes hash to {sha.hexdigest()}")
+    return meta
+
+
+def _content_info(meta: Any) -> ContentInfo:
+    xet_info = meta.xet_info
+    if not xet_info.sha256:
+        raise InvalidInput("hf-xet returned no SHA-256 for an upload; the xet backend needs hf-xet>=1.8")
+    return ContentInfo(
+        sha256=xet_info.sha256,
+        size=int(xet_info.file_size),
+        extra={XET_HASH_KEY: xet_info.hash},
+        new_bytes=int(meta.dedup_metrics.new_bytes),
+    )
+
+
+def _disk_usage(root: Path) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            with contextlib.suppress(FileNotFoundError):
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+    return total
+
+
+def port_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The port keywords a store accepts in its options."""
+    opts = dict(options or {})
+    out: dict[str, Any] = {}
+    if "lock_timeout" in opts:
+        out["lock_timeout"] = float(opts["lock_timeout"])
+    if "spool_streams" in opts:
+        out["spool_streams"] = bool(opts["spool_streams"])
+    return out
+
+
+__all__ = ["XET_HASH_KEY", "ProgressCallback", "XetContentPort"]

@@ -1,0 +1,112 @@
+"""A seekable reader that fetches a Xet file by byte ranges.
+
+Each fetch asks ``XetDownloadStreamGroup.download_stream(info, start, end)`` for one window,
+so a ``seek()`` followed by a short read reconstructs only the chunks around that range
+(hf-xet reads just the xorb byte ranges those chunks live in). Sequential reading doubles the
+window up to ``max_window``, which bounds memory; the CAS lock is held per window, never
+while the caller holds the stream open.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+#: First window after opening or seeking: small, so random access stays cheap.
+MIN_WINDOW = 256 * 1024
+#: Largest window: the reader's memory bound while streaming sequentially.
+MAX_WINDOW = 32 * 1024 * 1024
+
+Fetch = Callable[[int, int], bytes]
+
+
+class XetRangeReader(io.RawIOBase):
+    """Read-only, seekable view of ``size`` bytes that ``fetch(start, end)`` returns by range."""
+
+    def __init__(
+        self,
+        fetch: Fetch,
+        size: int,
+        *,
+        min_window: int = MIN_WINDOW,
+        max_window: int = MAX_WINDOW,
+    ) -> None:
+        super().__init__()
+        self._fetch = fetch
+        self._size = size
+        self._min_window = min_window
+        self._max_window = max(max_window, min_window)
+        self._window = min_window
+        self._pos = 0
+        self._buf = b""
+        self._buf_start = 0
+        #: Bytes obtained from the CAS so far (what a seek-then-read test measures).
+        self.bytes_fetched = 0
+        self.fetches = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            target = offset
+        elif whence == io.SEEK_CUR:
+            target = self._pos + offset
+        elif whence == io.SEEK_END:
+            target = self._size + offset
+        else:
+            raise ValueError(f"invalid whence {whence!r}")
+        if target < 0:
+            raise ValueError(f"negative seek position {target}")
+        self._pos = target
+        return target
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        memoryview(buffer)[: len(data)] = data
+        return len(data)
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self.closed:
+            raise ValueError("read from a closed Xet stream")
+        end = self._size if size is None or size < 0 else min(self._size, self._pos + size)
+        if end <= self._pos:
+            return b""
+        parts = []
+        while self._pos < end:
+            offset = self._pos - self._buf_start
+            if not 0 <= offset < len(self._buf):
+                self._fill(end - self._pos)
+                offset = 0
+            piece = self._buf[offset : offset + (end - self._pos)]
+            parts.append(piece)
+            self._pos += len(piece)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+    def _fill(self, wanted: int) -> None:
+        sequential = self._pos == self._buf_start + len(self._buf) and self.fetches > 0
+        self._window = min(self._window * 2, self._max_window) if sequential else self._min_window
+        length = min(max(self._window, min(wanted, self._max_window)), self._size - self._pos)
+        data = self._fetch(self._pos, self._pos + length)
+        self.fetches += 1
+        self.bytes_fetched += len(data)
+        if not data:
+            raise OSError(f"the Xet CAS returned no bytes at offset {self._pos} of a {self._size}-byte file")
+        self._buf = data
+        self._buf_start = self._pos
+
+    def close(self) -> None:
+        self._buf = b""
+        super().close()
+
+
+__all__ = ["MAX_WINDOW", "MIN_WINDOW", "XetRangeReader"]

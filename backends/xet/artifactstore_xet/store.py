@@ -1,0 +1,247 @@
+""":class:`XetStore`: history in a git repository, file bytes in a Xet CAS."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from artifactstore_git.objects import LooseObjectPort
+from artifactstore_git.refs import GitRefPort
+from artifactstore_git.repo import (
+    RepoLayout,
+    checked_out_branches,
+    create_bare_repository,
+    find_repository,
+    head_target,
+    split_repository_path,
+)
+
+from artifactstore.engine import EngineStore
+from artifactstore.errors import InvalidInput, InvalidURI, NotFound, WriteRefused
+from artifactstore.validation import validate_ref_name
+from artifactstore.values import Commit, Operation
+
+from .content import DEFAULT_LOCK_TIMEOUT, ProgressCallback, XetContentPort
+from .endpoint import XetEndpoint
+
+log = logging.getLogger(__name__)
+
+HEADS = "refs/heads/"
+#: Files larger than this go to the Xet CAS. Below it a git blob is cheaper than a CAS
+#: upload (each upload writes at least one xorb and one shard file).
+DEFAULT_INLINE_THRESHOLD = 1024 * 1024
+#: Sub-directory of the git directory that holds the Xet CAS, its lock and the content index.
+XET_DIR = "xet"
+OPTIONS = {
+    "inline_threshold": "files larger than this many bytes go to the Xet CAS (default 1048576)",
+    "fsync": "fsync git objects and refs before a commit returns (default true)",
+    "lock_timeout": "seconds to wait for a git ref lock held by a live process (default 30)",
+    "stale_lock_seconds": "age after which a ref lock whose owner cannot be checked is removed (default 120)",
+    "cas_lock_timeout": "seconds to wait for another process's turn at the local Xet CAS (default 600)",
+    "spool_streams": "copy non-file streams to a temporary file before taking the CAS lock (default false)",
+    "endpoint": "remote Xet CAS URL (default: the CAS embedded in the store); also $ARTIFACTSTORE_XET_ENDPOINT",
+    "token": "access token for a remote CAS; also $ARTIFACTSTORE_XET_TOKEN",
+    "token_expiry": "expiry of 'token' in Unix seconds; also $ARTIFACTSTORE_XET_TOKEN_EXPIRY",
+    "token_refresh_url": "URL returning fresh CAS tokens; also $ARTIFACTSTORE_XET_TOKEN_REFRESH_URL",
+    "token_refresh_headers": "HTTP headers sent to token_refresh_url",
+}
+_ENDPOINT_OPTIONS = ("endpoint", "token", "token_expiry", "token_refresh_url", "token_refresh_headers")
+
+
+class XetStore(EngineStore):
+    """A git repository for history plus a Xet content-addressed store for file bytes.
+
+    How it differs from other backends:
+
+    * Deduplication is chunk-level (``chunk_dedup``): a new version of a checkpoint in which
+      10% of the blocks changed stores about 10% new bytes; each commit records hf-xet's
+      new-byte count, and :meth:`stats` measures the CAS on disk.
+    * The git side is the git backend's (loose objects, lock-file refs): ``git log`` works
+      on the store directory; tree entries for large files are Git LFS pointers carrying an
+      extra ``xet-hash`` line.
+    * The embedded CAS (``<store>/xet/cas``, hf-xet's ``local://`` store) admits one process
+      at a time; transfers take turns through a lock file, held per transfer (and per read
+      window), so several processes (MLflow's workers) can share one store.
+    * A remote CAS is chosen by the ``endpoint`` / ``token`` options or environment
+      variables (see :mod:`artifactstore_xet.endpoint`), never by the URI.
+    * ``gc`` rebuilds the embedded CAS from the files still referenced (a chunk CAS cannot
+      delete single files), which costs a copy of all live content; with a remote CAS it only
+      forgets index entries.
+    """
+
+    name = "xet"
+    persistent = True
+    cross_process = True
+    chunk_dedup = True
+    bounded_memory = True
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        branch: str | None = None,
+        create: bool = False,
+        inline_threshold: int = DEFAULT_INLINE_THRESHOLD,
+        fsync: bool = True,
+        lock_timeout: float = 30.0,
+        stale_lock_seconds: float = 120.0,
+        cas_lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        spool_streams: bool = False,
+        endpoint: XetEndpoint | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        root = Path(os.path.abspath(os.path.expanduser(os.fspath(path))))
+        if branch is not None:
+            validate_ref_name(branch, what="branch")
+        layout = find_repository(root)
+        if layout is None:
+            if not create:
+                raise NotFound(
+                    f"no xet store at {str(root)!r}; create one with: artifactstore init artifactstore+xet://{root}"
+                )
+            layout = create_bare_repository(root, branch or "main")
+        self.layout: RepoLayout = layout
+        self._explicit_branch = branch
+        xet_dir = layout.commondir / XET_DIR
+        xet_dir.mkdir(exist_ok=True)
+        self.object_port = LooseObjectPort(layout.commondir, fsync=fsync)
+        self.content_port = XetContentPort(
+            xet_dir,
+            endpoint,
+            lock_timeout=cas_lock_timeout,
+            spool_streams=spool_streams,
+            progress=progress,
+        )
+        default = branch or _branch_of(head_target(layout.gitdir)) or "main"
+        super().__init__(
+            objects=self.object_port,
+            refs=GitRefPort(
+                layout.commondir,
+                lock_timeout=lock_timeout,
+                stale_lock_seconds=stale_lock_seconds,
+                fsync=fsync,
+                guard=self._refuse_checked_out,
+            ),
+            content=self.content_port,
+            default_branch=default,
+            inline_threshold=inline_threshold,
+        )
+
+    # ------------------------------------------------------------------ plugin side
+    @classmethod
+    def split_root(cls, netloc: str, path: str) -> tuple[str, str]:
+        """Walk up ``path`` to the nearest existing store; the rest is the path inside it."""
+        if netloc not in ("", "localhost"):
+            raise InvalidURI(
+                f"xet stores keep their history on local disk: host {netloc!r} in the URI is not supported; "
+                "write artifactstore+xet:///absolute/path (a remote CAS is set with the 'endpoint' option)"
+            )
+        if not path.strip("/"):
+            return path, ""
+        store, inside = split_repository_path(path)
+        return str(store), str(inside)
+
+    @classmethod
+    def from_location(
+        cls, location: str, *, branch: str | None = None, create: bool = False, options: Mapping[str, Any] | None = None
+    ) -> XetStore:
+        """Open the store at ``location``; see :data:`OPTIONS` for the options."""
+        if "?" in location:
+            raise InvalidURI(
+                f"xet store location {location!r} contains '?': URIs take no query string, and CAS endpoints "
+                "and tokens never go in a URI; pass them as options or $ARTIFACTSTORE_XET_* variables"
+            )
+        opts = dict(options or {})
+        unknown = sorted(set(opts) - set(OPTIONS))
+        if unknown:
+            raise InvalidInput(
+                f"unknown option(s) {', '.join(unknown)} for xet store {location!r}; known: {', '.join(sorted(OPTIONS))}"
+            )
+        endpoint = XetEndpoint.from_options({k: opts.pop(k) for k in _ENDPOINT_OPTIONS if k in opts})
+        kwargs = _parse_options(location, opts)
+        return cls(location, branch=branch, create=create, endpoint=endpoint, **kwargs)
+
+    @property
+    def uri(self) -> str:
+        suffix = f"@{self._explicit_branch.replace('/', '%2F')}" if self._explicit_branch else ""
+        return f"artifactstore+xet://{self.layout.root}{suffix}"
+
+    @property
+    def progress(self) -> ProgressCallback | None:
+        """Called as ``progress(direction, bytes_done, bytes_total)`` during CAS transfers."""
+        return self.content_port.progress
+
+    @progress.setter
+    def progress(self, callback: ProgressCallback | None) -> None:
+        self.content_port.progress = callback
+
+    # ------------------------------------------------------------------ checked-out branches
+    def _refuse_checked_out(self, ref: str) -> None:
+        if not ref.startswith(HEADS):
+            return
+        trees = checked_out_branches(self.layout)
+        if ref in trees:
+            raise WriteRefused(
+                f"branch {ref[len(HEADS):]!r} is checked out in the working tree {str(trees[ref])!r}; "
+                "write to another branch or use a bare repository"
+            )
+
+    def commit(
+        self,
+        changes: Iterable[Operation],
+        *,
+        branch: str | None = None,
+        message: str | None = None,
+        expect_head: str | None = None,
+        author: str | None = None,
+    ) -> Commit:
+        self._refuse_checked_out(HEADS + (branch or self.default_branch))
+        return super().commit(changes, branch=branch, message=message, expect_head=expect_head, author=author)
+
+    def merge(self, source: str, *, into: str | None = None, message: str | None = None) -> Commit:
+        self._refuse_checked_out(HEADS + (into or self.default_branch))
+        return super().merge(source, into=into, message=message)
+
+    def close(self) -> None:
+        self.object_port.close()
+
+
+def _branch_of(ref: str | None) -> str | None:
+    if ref and ref.startswith(HEADS):
+        return ref[len(HEADS) :]
+    return None
+
+
+def _parse_options(location: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    for key, value in options.items():
+        try:
+            if key == "inline_threshold":
+                if isinstance(value, bool):
+                    raise TypeError("bool")
+                kwargs[key] = int(value)
+                if kwargs[key] < 0:
+                    raise ValueError("negative")
+            elif key in ("fsync", "spool_streams"):
+                kwargs[key] = _as_bool(value)
+            else:
+                kwargs[key] = float(value)
+                if kwargs[key] <= 0:
+                    raise ValueError("not positive")
+        except (TypeError, ValueError):
+            raise InvalidInput(f"option {key}={value!r} for xet store {location!r} is invalid: {OPTIONS[key]}") from None
+    return kwargs
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    raise ValueError(value)
+
+
+__all__ = ["DEFAULT_INLINE_THRESHOLD", "OPTIONS", "XetStore"]
