@@ -101,7 +101,7 @@ class LfsContentPort(ContentPort):
 
     def open(self, info: ContentInfo) -> BinaryIO:
         try:
-            return open(self.path_of(info.sha256), "rb")  # noqa: SIM115 - the caller closes it
+            return open(self.path_of(info.sha256), "rb")
         except FileNotFoundError:
             raise NotFound(
                 f"content {info.sha256} is missing from {str(self._objects)!r} (deleted, or never fetched: "

@@ -1,0 +1,150 @@
+"""git's lock-file protocol: live locks are waited for, stale ones detected, reported and recovered."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from artifactstore.errors import LockTimeout
+from artifactstore_git import GitStore
+from artifactstore_git.locks import FileLock, LockOwner
+
+from .conftest import python_child
+
+HOLD_LOCK = textwrap.dedent(
+    """
+    import os, sys, time
+    from pathlib import Path
+    from artifactstore_git.locks import FileLock
+    gitdir = Path(sys.argv[1] if len(sys.argv) > 1 else {gitdir!r})
+    lock = FileLock(gitdir / "refs" / "heads" / "main", gitdir=gitdir)
+    lock.acquire()
+    print("locked", os.getpid(), flush=True)
+    time.sleep({hold})
+    lock.release()
+    print("released", flush=True)
+    """
+)
+
+
+def _reopen(store: GitStore, **options: float) -> GitStore:
+    return GitStore(store.layout.root, inline_threshold=1024, **options)  # type: ignore[arg-type]
+
+
+def test_lock_of_killed_process_is_reported_with_its_pid_then_recovered(store, git_env, caplog) -> None:
+    store.put_bytes("a.txt", b"before")
+    child = python_child(HOLD_LOCK.format(gitdir=str(store.gitdir), hold=600), git_env)
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline().split()
+        assert line[0] == "locked"
+        pid = int(line[1])
+        impatient = _reopen(store, lock_timeout=0.3)
+        # Alive: waited for, then a timeout naming the owner.
+        with pytest.raises(LockTimeout, match=f"pid {pid} on host") as info:
+            impatient.put_bytes("b.txt", b"blocked")
+        assert "still running" in str(info.value)
+        os.kill(pid, signal.SIGKILL)  # kill -9: the lock file stays behind
+        # Not reaped yet: the child is a zombie, which must count as dead too.
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{pid}/stat").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split(")")[-1][:3]:
+            assert time.monotonic() < deadline, "child did not die"
+            time.sleep(0.01)
+        assert (store.gitdir / "refs" / "heads" / "main.lock").exists()
+        with caplog.at_level(logging.WARNING, logger="artifactstore_git.locks"):
+            commit = impatient.put_bytes("b.txt", b"after")
+        assert store.resolve("main") == commit.id
+        assert not (store.gitdir / "refs" / "heads" / "main.lock").exists()
+        warnings = [r.getMessage() for r in caplog.records if "stale lock" in r.getMessage()]
+        assert len(warnings) == 1
+        assert f"pid {pid}" in warnings[0]
+        assert "dead" in warnings[0]
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_live_lock_is_waited_for(store, git_env) -> None:
+    store.put_bytes("a.txt", b"before")
+    child = python_child(HOLD_LOCK.format(gitdir=str(store.gitdir), hold=0.5), git_env)
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().startswith("locked")
+        commit = _reopen(store, lock_timeout=20).put_bytes("b.txt", b"after the wait")
+        assert child.wait(timeout=20) == 0
+        assert store.resolve() == commit.id
+        assert [c.message for c in store.log()][:1] == ["put b.txt"]
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_lock_without_owner_record_is_stale_only_after_the_timeout(store, caplog) -> None:
+    store.put_bytes("a.txt", b"x")
+    lock_path = store.gitdir / "refs" / "heads" / "main.lock"
+    lock_path.write_bytes(b"")  # what git (or a process killed right after creating it) leaves
+    impatient = _reopen(store, lock_timeout=0.2, stale_lock_seconds=60)
+    with pytest.raises(LockTimeout, match="did not record itself") as info:
+        impatient.put_bytes("b.txt", b"y")
+    assert "stale after 60 s" in str(info.value)
+    old = time.time() - 120
+    os.utime(lock_path, (old, old))
+    with caplog.at_level(logging.WARNING, logger="artifactstore_git.locks"):
+        impatient.put_bytes("b.txt", b"y")
+    assert impatient.read_bytes("b.txt") == b"y"
+    assert any("stale lock" in r.getMessage() and "old" in r.getMessage() for r in caplog.records)
+
+
+def test_lock_of_another_host_is_not_judged_by_pid(store) -> None:
+    store.put_bytes("a.txt", b"x")
+    owner = LockOwner(pid=1, host="elsewhere.invalid", boot="-", start="-", nonce="00")
+    (store.gitdir / "refs" / "heads" / "main.lock").write_bytes(owner.line())
+    with pytest.raises(LockTimeout, match="pid 1 on host elsewhere.invalid"):
+        _reopen(store, lock_timeout=0.2, stale_lock_seconds=60).put_bytes("b.txt", b"y")
+    assert store.read_bytes("a.txt") == b"x"
+    assert not store.exists("b.txt")
+
+
+def test_git_respects_our_lock_and_we_respect_gits(store, git) -> None:
+    first = store.put_bytes("a.txt", b"1").id
+    second = store.put_bytes("a.txt", b"2").id
+    with FileLock(store.gitdir / "refs" / "heads" / "main", gitdir=store.gitdir):
+        proc = subprocess.run(
+            ["git", "-C", str(store.gitdir), "update-ref", "refs/heads/main", first, second],
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode != 0
+        assert "main.lock" in proc.stderr
+    git(store.gitdir, "update-ref", "refs/heads/main", first, second)
+    assert store.resolve() == first
+    assert not (store.gitdir / "refs" / "heads" / "main.lock").exists()
+
+
+def test_two_breakers_never_remove_a_fresh_lock(store) -> None:
+    # The first recovers the stale lock and takes it; the second, which judged the same stale
+    # snapshot, must see the file changed and leave the new owner's lock alone.
+    target = store.gitdir / "refs" / "heads" / "main"
+    (store.gitdir / "refs" / "heads" / "main.lock").write_bytes(
+        LockOwner(pid=2**22 + 7, host=os.uname().nodename, boot="-", start="-", nonce="aa").line()
+    )
+    from artifactstore_git.locks import _Snapshot
+
+    stale = _Snapshot.take(target.with_name("main.lock"))
+    assert stale is not None
+    first = FileLock(target, gitdir=store.gitdir, timeout=5)
+    first.acquire()
+    try:
+        second = FileLock(target, gitdir=store.gitdir, timeout=5)
+        assert second._recover_if_stale(stale) is True  # "try again", having removed nothing
+        assert LockOwner.parse(target.with_name("main.lock").read_bytes()) is not None
+        assert target.with_name("main.lock").exists()
+    finally:
+        first.release()
