@@ -20,6 +20,7 @@ from typing import BinaryIO
 from dulwich.objects import Blob, ObjectID
 from dulwich.objects import Commit as GitCommit
 
+from .. import faults
 from ..errors import (
     AlreadyExists,
     Conflict,
@@ -218,6 +219,7 @@ class EngineStore(ArtifactStore):
         self._apply({p: (_PLACEHOLDER if isinstance(c, Put) else None) for p, c in wanted.items()}, base_tree)
 
         items, logical, new = self._stage_content(wanted)
+        faults.point("after-content")
         trailer = f"\n\nArtifactstore-Logical-Bytes: {logical}\nArtifactstore-New-Bytes: {new}\n" if logical is not None else ""
         attempt = 0
         while True:
@@ -229,7 +231,10 @@ class EngineStore(ArtifactStore):
             commit = _make_commit(tree_id, parents, author_line, text + trailer)
             pending.add(commit)
             pending.flush()
+            faults.point("after-trees")
+            faults.point("before-ref-swap")
             if self.refs.compare_and_swap(ref, head, commit.id):
+                faults.point("after-ref-swap")
                 log.debug("committed %s on %s after %d attempt(s)", commit.id.decode(), branch, attempt)
                 return self._commit_value(commit)
             # Lost the race: re-apply onto the new head if it left our paths alone.
@@ -306,7 +311,8 @@ class EngineStore(ArtifactStore):
                 return Blob.from_string(head), None
             local = os.fspath(change.source) if isinstance(change.source, (str, os.PathLike)) else None
             size_hint = os.stat(local).st_size if local else None
-            info = self.content.write(PrefixedReader(head, stream), size_hint=size_hint, local_path=local)  # type: ignore[arg-type]
+            reader = PrefixedReader(head, stream, fault_after=(size_hint or 2 * len(head)) // 2)
+            info = self.content.write(reader, size_hint=size_hint, local_path=local)  # type: ignore[arg-type]
             return Blob.from_string(encode_pointer(info)), info
         finally:
             if owned:

@@ -6,6 +6,7 @@ import hashlib
 import io
 from typing import BinaryIO
 
+from .. import faults
 from ..errors import IntegrityError
 
 CHUNK = 1024 * 1024
@@ -104,10 +105,12 @@ class VerifiedReader(io.RawIOBase):
 class PrefixedReader(io.RawIOBase):
     """``prefix`` followed by the rest of ``inner``: lets the engine peek at a stream's start."""
 
-    def __init__(self, prefix: bytes, inner: BinaryIO) -> None:
+    def __init__(self, prefix: bytes, inner: BinaryIO, *, fault_after: int | None = None) -> None:
         super().__init__()
         self._prefix = memoryview(prefix)
         self._inner = inner
+        self._fault_after = fault_after if faults.armed() else None
+        self._read = 0
 
     def readable(self) -> bool:
         return True
@@ -118,6 +121,14 @@ class PrefixedReader(io.RawIOBase):
         return len(data)
 
     def read(self, size: int | None = -1) -> bytes:
+        data = self._read_some(size)
+        if self._fault_after is not None:
+            self._read += len(data)
+            if self._read >= self._fault_after:
+                faults.point("mid-upload")
+        return data
+
+    def _read_some(self, size: int | None) -> bytes:
         if size is None or size < 0:
             rest = self._inner.read()
             head = bytes(self._prefix)
