@@ -1,0 +1,105 @@
+"""A seekable stream over one S3 object that fetches lazily with ranged GETs."""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from typing import Any
+
+from .connection import S3Connection, is_transient
+
+log = logging.getLogger(__name__)
+
+
+class RangedReader(io.RawIOBase):
+    """Reads ``key`` from the current position with one ``Range: bytes=<pos>-`` GET.
+
+    Sequential reads stream through a single response; ``seek()`` just moves the position
+    and the next read opens a new range there, so reading the tail of a 10 GiB file fetches
+    only the tail. A connection that drops mid-body is re-opened at the current position.
+    Wrap it in :class:`io.BufferedReader` (``open_ranged`` does) for small reads.
+    """
+
+    def __init__(self, conn: S3Connection, key: str, size: int) -> None:
+        super().__init__()
+        self.conn = conn
+        self.key = key
+        self.size = size
+        self._pos = 0
+        self._body: Any = None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            target = offset
+        elif whence == io.SEEK_CUR:
+            target = self._pos + offset
+        elif whence == io.SEEK_END:
+            target = self.size + offset
+        else:
+            raise ValueError(f"invalid whence {whence!r}")
+        if target < 0:
+            raise ValueError(f"negative seek position {target}")
+        if target != self._pos:
+            self._drop()
+            self._pos = target
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        if self.closed:
+            raise ValueError("I/O operation on closed file")
+        want = min(len(buffer), self.size - self._pos)
+        if want <= 0:
+            return 0
+        for delay in self.conn.backoff():
+            try:
+                if self._body is None:
+                    self._body = self._open_range()
+                data = self._body.read(want)
+                if not data:
+                    raise ConnectionError(f"S3 object {self.key!r} ended at byte {self._pos} of {self.size}")
+                break
+            except Exception as exc:
+                self._drop()
+                if not is_transient(exc) or delay is None:
+                    raise self.conn.wrap(exc, f"read {self.key}") from exc
+                log.info("reading %s at %d failed (%s); reopening", self.key, self._pos, exc)
+                time.sleep(delay)
+        n = len(data)
+        buffer[:n] = data
+        self._pos += n
+        return n
+
+    def _open_range(self) -> Any:
+        response = self.conn.client.get_object(
+            Bucket=self.conn.bucket, Key=self.key, Range=f"bytes={self._pos}-{self.size - 1}"
+        )
+        return response["Body"]
+
+    def _drop(self) -> None:
+        body, self._body = self._body, None
+        if body is not None:
+            try:
+                body.close()
+            except Exception as exc:  # closing a half-read response may fail; it is discarded
+                log.debug("closing S3 response for %s: %s", self.key, exc)
+
+    def close(self) -> None:
+        self._drop()
+        super().close()
+
+
+def open_ranged(conn: S3Connection, key: str, size: int, *, buffer_size: int = 1024 * 1024) -> io.BufferedReader:
+    return io.BufferedReader(RangedReader(conn, key, size), buffer_size=buffer_size)
+
+
+__all__ = ["RangedReader", "open_ranged"]
