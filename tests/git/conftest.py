@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from artifactstore_git import GitStore
 
 if shutil.which("git") is None:  # pragma: no cover - the CI image has git

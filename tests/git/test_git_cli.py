@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-
 ARTIFACTSTORE = str(Path(sys.executable).with_name("artifactstore"))
 
 

@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-from artifactstore.errors import LockTimeout
 from artifactstore_git import GitStore
 from artifactstore_git.locks import FileLock, LockOwner
+
+from artifactstore.errors import LockTimeout
 
 from .conftest import python_child
 

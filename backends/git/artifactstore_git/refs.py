@@ -127,25 +127,30 @@ class GitRefPort(RefPort):
         if self._guard is not None:
             self._guard(name)
         path = self._path(name)
-        self._check_no_ref_conflict(name)
+        if new is not None:
+            self._check_no_ref_conflict(name)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
             raise self._conflict(name) from None
-        with self._lock(path, f"ref {name}") as lock:
-            current = self._current(name)
-            if current != old:
-                return False
+        try:
+            with self._lock(path, f"ref {name}") as lock:
+                current = self._current(name)
+                if current != old:
+                    return False
+                if new is None:
+                    if current is not None:
+                        self._delete_locked(name, path)
+                    return True
+                if current == new:
+                    return True
+                if path.is_dir():
+                    raise self._conflict(name)
+                lock.commit(new + b"\n")
+            return True
+        finally:
             if new is None:
-                if current is not None:
-                    self._delete_locked(name, path)
-                return True
-            if current == new:
-                return True
-            if path.is_dir():
-                raise self._conflict(name)
-            lock.commit(new + b"\n")
-        return True
+                self._remove_empty_dirs(path.parent)
 
     def _delete_locked(self, name: str, path: Path) -> None:
         if name in self._packed():
@@ -162,8 +167,9 @@ class GitRefPort(RefPort):
         else:
             if self._fsync:
                 fsync_dir(path.parent)
-        # Remove emptied directories so that a ref named like the directory can exist later.
-        parent = path.parent
+
+    def _remove_empty_dirs(self, parent: Path) -> None:
+        # Emptied directories go, so that a ref named like the directory can exist later.
         stop = self._dir / "refs"
         while parent != stop and stop in parent.parents:
             try:

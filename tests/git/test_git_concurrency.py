@@ -1,0 +1,43 @@
+"""Several processes committing to one branch of one repository lose nothing."""
+
+from __future__ import annotations
+
+import textwrap
+
+from artifactstore_git import GitStore
+
+from .conftest import python_child
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from artifactstore_git import GitStore
+    store = GitStore({path!r}, inline_threshold=64)
+    worker = int(sys.argv[1]) if len(sys.argv) > 1 else {worker}
+    for i in range({commits}):
+        data = (f"worker {{worker}} commit {{i}} " * (1 + i % 5)).encode()
+        store.put_bytes(f"w{{worker}}/{{i:03d}}.txt", data, message=f"worker {{worker}} commit {{i}}")
+    print("done", flush=True)
+    """
+)
+
+
+def test_four_processes_times_fifty_commits_make_two_hundred(tmp_path, git_env, git) -> None:
+    path = tmp_path / "shared"
+    GitStore(path, create=True).close()
+    workers, commits = 4, 50
+    children = [python_child(WRITER.format(path=str(path), worker=w, commits=commits), git_env) for w in range(workers)]
+    outputs = [child.communicate(timeout=170)[0] for child in children]
+    assert [child.returncode for child in children] == [0] * workers
+    assert all(out.strip() == "done" for out in outputs)
+    store = GitStore(path)
+    log = list(store.log())
+    assert len(log) == workers * commits
+    assert git(path, "rev-list", "--count", "main").strip() == str(workers * commits)
+    files = store.list(recursive=True)
+    assert len(files) == workers * commits
+    for w in range(workers):
+        assert store.read_bytes(f"w{w}/049.txt") == (f"worker {w} commit 49 " * 5).encode()
+    assert sorted(c.message for c in log) == sorted(f"worker {w} commit {i}" for w in range(workers) for i in range(commits))
+    assert not list((path / "refs" / "heads").glob("*.lock"))
+    assert git(path, "fsck", "--full", "--no-dangling") == ""
