@@ -65,7 +65,8 @@ class BackendSuite(ConformanceSuite):
     base_uri: ClassVar[str | None] = None
 
     @pytest.fixture(scope="session")
-    def conformance_sessions(self, request: pytest.FixtureRequest) -> TargetSessions:
+    @classmethod
+    def conformance_sessions(cls, request: pytest.FixtureRequest) -> TargetSessions:
         return target_sessions(request.config)
 
     @pytest.fixture

@@ -192,8 +192,8 @@ BAD_INPUTS: list[BadInput] = [
         ("main",),
     ),
     # ---- bad sources (builtin errors)
-    BadInput("source-int", lambda s, _: s.put_bytes("x", 12345), TypeError, ("int",)),  # type: ignore[arg-type]
-    BadInput("source-none", lambda s, _: s.commit([Put("x", None)]), TypeError, ("NoneType",)),  # type: ignore[arg-type]
+    BadInput("source-int", lambda s, _: s.put_bytes("x", 12345), ValueError, ("int",)),  # type: ignore[arg-type]
+    BadInput("source-none", lambda s, _: s.commit([Put("x", None)]), ValueError, ("NoneType",)),  # type: ignore[arg-type]
     BadInput(
         "source-missing-file",
         lambda s, st: s.put_file("x", str(st.tmp / "no-such-file")),

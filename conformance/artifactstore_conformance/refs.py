@@ -54,12 +54,19 @@ class BranchTests(StoreFixtures):
             store.create_branch("exp")
         assert store.branches()["exp"] == head
 
-    def test_a_branch_and_a_tag_with_the_same_name_coexist(self, store: ArtifactStore) -> None:
+    def test_a_branch_and_a_tag_cannot_share_a_name(self, store: ArtifactStore) -> None:
+        # A revision must name one thing: "same" may not be a branch and a tag at once.
         c1 = store.put_bytes("a", b"1").id
         store.create_tag("same", rev=c1)
-        store.create_branch("same", rev=c1)
-        assert store.branches()["same"] == c1
-        assert store.tags()["same"] == c1
+        with pytest.raises(AlreadyExists, match="same"):
+            store.create_branch("same", rev=c1)
+        store.create_branch("other", rev=c1)
+        with pytest.raises(AlreadyExists, match="other"):
+            store.create_tag("other")
+        with pytest.raises(AlreadyExists, match="same"):
+            store.put_bytes("b", b"2", branch="same")
+        assert store.branches() == {"main": c1, "other": c1}
+        assert store.tags() == {"same": c1}
 
 
 class TagTests(StoreFixtures):
