@@ -13,12 +13,16 @@ from ._app import main
 from ._common import CommandError, binary_stdout, reports_errors
 
 SUITE = "artifactstore_conformance.generic"
+PLUGIN = "artifactstore_conformance"
 INSTALL_HINT = "pip install artifactstore-conformance"
 
 
 def pytest_command(backend: str, uri: str | None, extra: tuple[str, ...], *, color: bool) -> list[str]:
     """The pytest command line that runs the suite (public so tests and docs can show it)."""
-    command = [sys.executable, "-m", "pytest", "--pyargs", SUITE, "--artifactstore-backend", backend]
+    # "-p <entry-point name>" loads the plugin even with PYTEST_DISABLE_PLUGIN_AUTOLOAD set, and
+    # counts as that entry point, so an installed suite is not registered twice (which
+    # "-p artifactstore_conformance.plugin" would be: pytest then stops with a ValueError).
+    command = [sys.executable, "-m", "pytest", "-p", PLUGIN, "--pyargs", SUITE, "--artifactstore-backend", backend]
     if uri:
         command += ["--artifactstore-uri", uri]
     # No .pytest_cache in whatever directory the user happens to be in.
