@@ -1,0 +1,56 @@
+"""A writer process for the fault tests: commit some files, print ``ACK <id>`` per commit.
+
+Usage: ``python child_commit.py '<json spec>'`` with keys ``uri``, ``options`` (store
+options), ``puts`` (list of ``[artifact path, "bytes" | "path" | "stream", local file]``),
+``repeat`` (commits to make, each a new version: the repeat number is appended to
+``bytes`` sources) and ``fsize_limit`` (``RLIMIT_FSIZE`` in bytes, SIGXFSZ ignored, so a
+write past it fails with EFBIG as on a full disk). ``ARTIFACTSTORE_FAULT`` in the
+environment kills the process at an engine step. An exception is printed as
+``ERROR <type>: <message>`` and the exit status is 3.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import signal
+import sys
+from contextlib import ExitStack
+
+
+def main() -> int:
+    spec = json.loads(sys.argv[1])
+    import artifactstore
+    from artifactstore import Put
+
+    store = artifactstore.open(spec["uri"], **spec["options"])
+    limit = spec.get("fsize_limit")
+    if limit is not None:
+        # Set after opening, so only the commit's own writes hit the limit.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    try:
+        for number in range(int(spec.get("repeat", 1))):
+            with ExitStack() as stack:
+                puts = []
+                for path, kind, local in spec["puts"]:
+                    if kind == "bytes":
+                        with open(local, "rb") as f:
+                            data = f.read()
+                        puts.append(Put(path, data + (str(number).encode() if number else b"")))
+                    elif kind == "stream":
+                        puts.append(Put(path, stack.enter_context(open(local, "rb"))))
+                    else:
+                        puts.append(Put(path, local))
+                commit = store.commit(puts, message=f"child commit {number}")
+            print("ACK", commit.id, flush=True)
+    except Exception as exc:  # reported to the parent, which checks the message
+        print(f"ERROR {type(exc).__name__}: {exc}", flush=True)
+        return 3
+    finally:
+        store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
