@@ -38,7 +38,7 @@ def backend_rows() -> list[dict[str, Any]]:
     return rows
 
 
-@main.command()
+@main.command(short_help="Installed backends and their capabilities.")
 @json_option
 @reports_errors
 def backends(as_json: bool) -> None:
@@ -58,7 +58,7 @@ def backends(as_json: bool) -> None:
     out.table(["backend", "status", "capabilities / install"], table_rows)
 
 
-@main.command()
+@main.command(short_help="Create an empty store.")
 @click.argument("uri", metavar="URI")
 @json_option
 @reports_errors

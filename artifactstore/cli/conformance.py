@@ -30,7 +30,7 @@ def pytest_command(backend: str, uri: str | None, extra: tuple[str, ...], *, col
     return command + list(extra)
 
 
-@main.command(context_settings={"ignore_unknown_options": True})
+@main.command(context_settings={"ignore_unknown_options": True}, short_help="Run the conformance suite on a backend.")
 @click.option("--backend", required=True, metavar="NAME", help="Installed backend to test (see 'artifactstore backends').")
 @click.option("--uri", metavar="URI", help="Where the suite may create stores (e.g. an S3 bucket prefix).")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED, metavar="[PYTEST ARGS]...")

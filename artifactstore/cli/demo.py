@@ -31,7 +31,7 @@ def _json(data: dict[str, float]) -> bytes:
     return json.dumps(data, sort_keys=True).encode() + b"\n"
 
 
-@main.command()
+@main.command(short_help="A short tour: commit, branch, diff.")
 @click.option("--store", "uri", metavar="URI", help="Store to use (default: git under ./artifactstore-data/demo, else memory).")
 @reports_errors
 def demo(uri: str | None) -> None:

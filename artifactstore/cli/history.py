@@ -21,7 +21,7 @@ from ._output import Output, human_size, json_option, print_json, short_id
 CHANGE_STYLES = {"added": ("A", "green"), "modified": ("M", "yellow"), "deleted": ("D", "red")}
 
 
-@main.command()
+@main.command(short_help="Show the commit history.")
 @click.argument("uri", metavar="URI")
 @click.argument("path", metavar="[PATH]", required=False, default="")
 @click.option("-r", "--rev", metavar="REV", help="Revision to start from (default: the URI's branch).")
@@ -62,7 +62,7 @@ def _print_commit(out: Output, commit: Commit) -> None:
         out.line(f"    {text}")
 
 
-@main.command()
+@main.command(short_help="Files changed between two revisions.")
 @click.argument("uri", metavar="URI")
 @click.argument("rev_a", metavar="REV_A")
 @click.argument("rev_b", metavar="REV_B")

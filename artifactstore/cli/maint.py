@@ -9,7 +9,7 @@ from ._common import CommandError, open_store, reports_errors
 from ._output import Output, human_size, json_option, print_json
 
 
-@main.command()
+@main.command(short_help="Remove data no branch or tag reaches.")
 @click.argument("uri", metavar="URI")
 @click.option("--dry-run", is_flag=True, help="Report what would be removed; remove nothing.")
 @click.option(
@@ -36,7 +36,7 @@ def gc(uri: str, dry_run: bool, grace_seconds: float, as_json: bool) -> None:
     )
 
 
-@main.command()
+@main.command(short_help="Verify every object and file hash.")
 @click.argument("uri", metavar="URI")
 @json_option
 @reports_errors
@@ -61,7 +61,7 @@ def fsck(uri: str, as_json: bool) -> None:
         raise CommandError(f"fsck found {len(report.problems)} {noun} in {uri}")
 
 
-@main.command()
+@main.command(short_help="Logical vs stored bytes, dedup ratio.")
 @click.argument("uri", metavar="URI")
 @click.option("-r", "--rev", metavar="REV", help="Count only files reachable from REV (default: every ref).")
 @json_option

@@ -20,7 +20,7 @@ from ._progress import Bar, progress_option, transfer_bar, wants_progress
 REV_HELP = "Branch, tag or commit id to read (default: the URI's branch); main~1 is the commit before main."
 
 
-@main.command()
+@main.command(short_help="Print a file's bytes to stdout.")
 @click.argument("uri", metavar="URI")
 @click.argument("path", metavar="PATH")
 @click.option("-r", "--rev", metavar="REV", help=REV_HELP)
@@ -35,7 +35,7 @@ def cat(uri: str, path: str, rev: str | None) -> None:
         out.flush()
 
 
-@main.command()
+@main.command(short_help="Copy a file or directory to local disk.")
 @click.argument("uri", metavar="URI")
 @click.argument("path", metavar="PATH")
 @click.argument("dest", metavar="[DEST]", required=False, type=click.Path(path_type=Path))
@@ -96,7 +96,7 @@ def _download_file(store: ArtifactStore, path: str, dest: Path, rev: str, bar: B
         raise
 
 
-@main.command(name="ls")
+@main.command(name="ls", short_help="List a directory at a revision.")
 @click.argument("uri", metavar="URI")
 @click.argument("path", metavar="[PATH]", required=False, default="")
 @click.option("-r", "--rev", metavar="REV", help=REV_HELP)

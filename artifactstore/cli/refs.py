@@ -10,7 +10,7 @@ from ._common import open_store, reports_errors
 from ._output import Output, json_option, print_commit, print_json, short_id
 
 
-@main.command()
+@main.command(short_help="List, create or delete branches.")
 @click.argument("uri", metavar="URI")
 @click.argument("name", metavar="[NAME]", required=False)
 @click.option("--from", "from_rev", metavar="REV", help="Where the new branch starts (default: the default branch).")
@@ -37,7 +37,7 @@ def branch(uri: str, name: str | None, from_rev: str | None, delete: str | None,
             _list_refs(store.branches(), as_json, current=store.default_branch)
 
 
-@main.command()
+@main.command(short_help="List, create or delete tags.")
 @click.argument("uri", metavar="URI")
 @click.argument("name", metavar="[NAME]", required=False)
 @click.argument("rev", metavar="[REV]", required=False)
@@ -90,7 +90,7 @@ def _list_refs(refs: dict[str, str], as_json: bool, *, current: str | None) -> N
         out.table(["", "name", "commit"], rows)
 
 
-@main.command()
+@main.command(short_help="Merge a revision into a branch.")
 @click.argument("uri", metavar="URI")
 @click.argument("source", metavar="SOURCE")
 @click.option("--into", metavar="BRANCH", help="Branch to merge into (default: the URI's branch).")

@@ -21,7 +21,7 @@ BRANCH_HELP = "Branch to commit to (default: the URI's branch, else the store's 
 MESSAGE_HELP = "Commit message (default: says what was written)."
 
 
-@main.command()
+@main.command(short_help="Commit a local file or directory.")
 @click.argument("uri", metavar="URI")
 @click.argument("src", metavar="SRC", type=click.Path(exists=True, allow_dash=True, path_type=Path))
 @click.argument("dest", metavar="[DEST]", required=False)
@@ -92,7 +92,7 @@ def _walk_files(root: Path) -> Iterator[tuple[str, Path]]:
             yield (name if rel_dir == "." else f"{rel_dir}/{name}"), here / name
 
 
-@main.command()
+@main.command(short_help="Delete a file or directory (one commit).")
 @click.argument("uri", metavar="URI")
 @click.argument("path", metavar="PATH")
 @click.option("-b", "--branch", metavar="BRANCH", help=BRANCH_HELP)
@@ -106,7 +106,7 @@ def rm(uri: str, path: str, branch: str | None, message: str | None, as_json: bo
         print_commit(commit, branch=branch or store.default_branch, as_json=as_json)
 
 
-@main.command(name="import")
+@main.command(name="import", short_help="Import an existing tree as one commit.")
 @click.argument("src", metavar="SRC")
 @click.argument("uri", metavar="URI")
 @click.option("-b", "--branch", metavar="BRANCH", help=BRANCH_HELP)
