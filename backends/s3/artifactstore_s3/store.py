@@ -6,12 +6,13 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from artifactstore.engine import EngineStore
 from artifactstore.errors import InvalidInput, InvalidURI, NotFound
 from artifactstore.validation import validate_ref_name
+from artifactstore.values import Commit, Operation
 
 from .cache import ObjectCache
 from .connection import CONFIG_NAME, FORMAT, S3Connection, error_code, is_missing, is_precondition_failed
@@ -153,6 +154,29 @@ class S3Store(EngineStore):
                 raise
         log.info("created artifact store at %s", conn.description)
         return config
+
+    # ------------------------------------------------------------------ key limit first
+    # A ref's key is checked against S3's 1,024-byte limit before anything is uploaded, so
+    # an over-long branch name fails without leaving content behind.
+    def _check_ref(self, kind: str, name: object) -> None:
+        if isinstance(name, str):
+            self.conn.key(kind + name)
+
+    def commit(self, changes: Iterable[Operation], *, branch: str | None = None, **kwargs: Any) -> Commit:
+        self._check_ref("refs/heads/", branch or self.default_branch)
+        return super().commit(changes, branch=branch, **kwargs)
+
+    def create_branch(self, name: str, *, rev: str | None = None) -> str:
+        self._check_ref("refs/heads/", name)
+        return super().create_branch(name, rev=rev)
+
+    def create_tag(self, name: str, *, rev: str | None = None) -> str:
+        self._check_ref("refs/tags/", name)
+        return super().create_tag(name, rev=rev)
+
+    def merge(self, source: str, *, into: str | None = None, message: str | None = None) -> Commit:
+        self._check_ref("refs/heads/", into or self.default_branch)
+        return super().merge(source, into=into, message=message)
 
     # ------------------------------------------------------------------ plugin side
     @classmethod
