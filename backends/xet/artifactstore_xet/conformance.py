@@ -71,7 +71,7 @@ class XetConformanceTarget(ConformanceTarget):
 
 
 def _xorbs(cas: Path) -> list[Path]:
-    found = [p for p in cas.rglob("xorbs/*") if p.is_file() and not p.name.endswith(".tagset")]
+    found = [p for p in cas.rglob("xorbs/xorbs/*") if p.is_file() and not p.name.endswith(".tagset")]
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
 

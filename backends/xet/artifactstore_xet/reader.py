@@ -96,6 +96,7 @@ class XetRangeReader(io.RawIOBase):
         sequential = self._pos == self._buf_start + len(self._buf) and self.fetches > 0
         self._window = min(self._window * 2, self._max_window) if sequential else self._min_window
         length = min(max(self._window, min(wanted, self._max_window)), self._size - self._pos)
+        self._buf = b""  # let the old window go before the new one arrives
         data = self._fetch(self._pos, self._pos + length)
         self.fetches += 1
         self.bytes_fetched += len(data)
