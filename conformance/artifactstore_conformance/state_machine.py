@@ -42,6 +42,7 @@ settings.register_profile(
     max_examples=25,
     stateful_step_count=20,
     deadline=None,
+    database=None,  # the suite runs from any directory; never leave a .hypothesis/ behind
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.register_profile(
@@ -49,6 +50,7 @@ settings.register_profile(
     max_examples=200,
     stateful_step_count=50,
     deadline=None,
+    database=None,  # the suite runs from any directory; never leave a .hypothesis/ behind
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
