@@ -1,0 +1,148 @@
+"""End to end on the git backend: real `mlflow server` processes (MLflow's defaults: uvicorn,
+4 workers) over one git repository, driven through MLflow's public client API.
+
+Servers (started together, shared by the module):
+* ``main``: ``mlflow server --artifacts-destination artifactstore+git:///...`` (4 workers);
+* ``branch``: ``artifactstore server --store ...@exp-2`` on the same repository (2 workers).
+Direct mode runs on ``main`` through experiments whose artifact location is the store itself.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import e2e_checks as checks
+import e2e_scenarios as scenarios
+import mlflow
+import pytest
+from e2e_servers import ServerSpec, backend_installed, mlflow_servers, new_store_uri, write_entry_points
+from mlflow import MlflowClient
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+import artifactstore
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class GitEnv:
+    store_uri: str
+    main_url: str
+    branch_url: str
+    tmp: Path
+
+
+@pytest.fixture(scope="module")
+def git_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitEnv]:
+    if not backend_installed("git"):
+        pytest.skip("the git backend (artifactstore-git) is not installed")
+    tmp = tmp_path_factory.mktemp("mlflow-git")
+    entry_points = write_entry_points(tmp / "entry-points")
+    store_uri = new_store_uri("git", tmp)
+    specs = [
+        ServerSpec(["--artifacts-destination", store_uri, "--backend-store-uri", f"sqlite:///{tmp}/main.db"], name="main"),
+        ServerSpec(["--store", f"{store_uri}@exp-2", "--workers", "2"], artifactstore_cli=True, name="branch"),
+    ]
+    with mlflow_servers(specs, workdir=tmp, entry_points=entry_points) as (main, branch):
+        assert len([p for p in main.pids()]) >= 5, "mlflow server should run its 4 default workers"
+        yield GitEnv(store_uri, main.url, branch.url, tmp)
+    mlflow.set_tracking_uri(None)
+
+
+def test_proxied_mode_full_scenario(git_env: GitEnv) -> None:
+    logged = scenarios.log_everything(git_env.main_url, git_env.tmp)
+    scenarios.check_read_back(git_env.main_url, logged, git_env.tmp)
+    scenarios.delete_notes(git_env.main_url, logged)
+    checks.check_proxied_history(git_env.store_uri, logged)
+    # the model directory is a real tree in the repository: plain git sees it
+    repo = git_env.store_uri.split("://", 1)[1]
+    listing = subprocess.run(
+        ["git", "-C", repo, "ls-tree", "-r", "--name-only", "main", f"{logged.experiment_id}/models/{logged.model_id}"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()
+    assert f"{logged.experiment_id}/models/{logged.model_id}/artifacts/MLmodel" in listing
+
+
+def test_direct_mode_full_scenario(git_env: GitEnv) -> None:
+    location = f"{git_env.store_uri}@direct-a/exp-a"
+    logged = scenarios.log_everything(git_env.main_url, git_env.tmp, artifact_location=location)
+    assert logged.artifact_uri.startswith("artifactstore+git:")
+    scenarios.check_read_back(git_env.main_url, logged, git_env.tmp)
+    scenarios.delete_notes(git_env.main_url, logged)
+    checks.check_direct_history(f"{git_env.store_uri}@direct-a", "exp-a", logged)
+
+
+def test_two_direct_experiments_on_two_branches_are_isolated(git_env: GitEnv) -> None:
+    client = MlflowClient(git_env.main_url)
+    a = client.create_experiment("iso-a", artifact_location=f"{git_env.store_uri}@iso-a/exp")
+    b = client.create_experiment("iso-b", artifact_location=f"{git_env.store_uri}@iso-b/exp")
+    run_a = scenarios.log_concurrently(git_env.main_url, a, runs=1, files=2)[0]
+    run_b = scenarios.log_concurrently(git_env.main_url, b, runs=1, files=2)[0]
+    store = artifactstore.open(git_env.store_uri)
+    assert store.exists(f"exp/{run_a}/artifacts/parts/part-0.txt", rev="iso-a")
+    assert not store.exists(f"exp/{run_b}", rev="iso-a")
+    assert store.exists(f"exp/{run_b}/artifacts/parts/part-1.txt", rev="iso-b")
+    assert not store.exists(f"exp/{run_a}", rev="iso-b")
+
+
+def test_two_servers_on_two_branches_are_isolated(git_env: GitEnv) -> None:
+    on_main = scenarios.log_concurrently(git_env.main_url, "0", runs=1, files=1)[0]
+    on_branch = scenarios.log_concurrently(git_env.branch_url, "0", runs=1, files=1)[0]
+    store = artifactstore.open(git_env.store_uri)
+    assert store.exists(f"0/{on_main}/artifacts/parts/part-0.txt", rev="main")
+    assert not store.exists(f"0/{on_branch}", rev="main")
+    assert store.exists(f"0/{on_branch}/artifacts/parts/part-0.txt", rev="exp-2")
+    assert not store.exists(f"0/{on_main}", rev="exp-2")
+    # and each server lists only its own branch
+    assert MlflowClient(git_env.branch_url).list_artifacts(on_branch, "parts")[0].path == "parts/part-0.txt"
+
+
+def test_two_runs_logging_at_the_same_time(git_env: GitEnv) -> None:
+    experiment = MlflowClient(git_env.main_url).create_experiment("concurrent")
+    run_ids = scenarios.log_concurrently(git_env.main_url, experiment, runs=2, files=8)
+    for run_id in run_ids:
+        commits = scenarios.history(git_env.store_uri, f"{experiment}/{run_id}/artifacts")
+        assert len(commits) == 8  # one commit per PUT, none lost to the race
+
+
+def test_bad_paths_answer_400_and_write_nothing(git_env: GitEnv) -> None:
+    store = artifactstore.open(git_env.store_uri)
+    before = store.branches()
+    checks.check_bad_paths_rejected(git_env.main_url)
+    assert store.branches() == before
+
+
+def test_trace_data_and_logged_models(git_env: GitEnv) -> None:
+    mlflow.set_tracking_uri(git_env.main_url)
+    experiment = mlflow.create_experiment("traces")
+    mlflow.set_experiment(experiment_id=experiment)
+
+    @mlflow.trace
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    assert add(2, 3) == 5
+    trace_id = mlflow.get_last_active_trace_id()
+    assert trace_id is not None
+    trace = mlflow.get_trace(trace_id)
+    assert trace is not None and trace.data.spans[0].name == "add"
+    # The trace's artifact location is served by the adapter: store and read trace data there.
+    location = trace.info.tags["mlflow.artifactLocation"]
+    assert location.endswith(f"{experiment}/traces/{trace_id}/artifacts")
+    repo = get_artifact_repository(scenarios._resolved_artifact_uri(git_env.main_url, location))
+    repo.upload_trace_data('{"spans": [], "request_metadata": {}}')
+    assert repo.download_trace_data() == {"spans": [], "request_metadata": {}}
+    messages = checks.first_lines(scenarios.history(git_env.store_uri, f"{experiment}/traces/{trace_id}/artifacts"))
+    assert messages == [f"mlflow: log traces.json (experiment {experiment}, trace {trace_id})"]
+
+    # A LoggedModel created on its own (no run) keeps its artifacts under models/<id>/artifacts.
+    model = mlflow.initialize_logged_model(name="standalone", experiment_id=experiment)
+    src = git_env.tmp / "standalone"
+    src.mkdir()
+    (src / "weights.txt").write_text("w")
+    MlflowClient(git_env.main_url).log_model_artifacts(model.model_id, str(src))
+    store = artifactstore.open(git_env.store_uri)
+    assert store.read_bytes(f"{experiment}/models/{model.model_id}/artifacts/weights.txt") == b"w"
