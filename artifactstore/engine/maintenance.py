@@ -30,6 +30,9 @@ class Reachable:
     # (path, blob id) of every file version, and the size of each, for stats
     versions: dict[tuple[str, bytes], int] = field(default_factory=dict)
     inline_bytes: dict[bytes, int] = field(default_factory=dict)
+    blob_sizes: dict[bytes, int] = field(default_factory=dict)
+    # A tree is walked once per path it appears at, so stats count a copied directory twice.
+    seen_trees: set[tuple[bytes, str]] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
 
 
@@ -69,8 +72,9 @@ def reachable(store: EngineStore, heads: Iterable[bytes], *, strict: bool = Fals
 def _visit_tree(
     store: EngineStore, oid: bytes, where: str, found: Reachable, trees: list[tuple[bytes, str]], strict: bool
 ) -> None:
-    if oid in found.objects:
+    if (oid, where) in found.seen_trees:
         return
+    found.seen_trees.add((oid, where))
     try:
         tree = store.reader.get(oid)
     except ArtifactStoreError as exc:
@@ -88,7 +92,8 @@ def _visit_tree(
         if entry.mode & 0o170000 == 0o040000:
             trees.append((entry.sha, path))
             continue
-        if entry.sha in found.objects:
+        if entry.sha in found.blob_sizes:
+            found.versions[(path, entry.sha)] = found.blob_sizes[entry.sha]
             continue
         try:
             blob = store.reader.get(entry.sha)
@@ -102,10 +107,11 @@ def _visit_tree(
         info = parse_pointer(data)
         if info is not None:
             found.content.setdefault(info.sha256, info)
-            found.versions[(path, entry.sha)] = info.size
+            size = info.size
         else:
-            found.inline_bytes[entry.sha] = len(data)
-            found.versions[(path, entry.sha)] = len(data)
+            size = found.inline_bytes[entry.sha] = len(data)
+        found.blob_sizes[entry.sha] = size
+        found.versions[(path, entry.sha)] = size
 
 
 def _ref_heads(store: EngineStore) -> list[bytes]:

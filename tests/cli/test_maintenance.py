@@ -74,11 +74,6 @@ def test_stats_prints_the_store_figures(cli: Invoke, mem_store: artifactstore.Ar
     assert json.loads(cli("stats", mem_store.uri, "-r", "main~2", "--json").stdout)["files"] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: engine/maintenance.py reachable() skips a blob already seen at another path, "
-    "so a file stored under two paths counts once and stats never shows cross-path dedup",
-)
 def test_stats_counts_a_file_stored_twice_as_dedup(cli: Invoke, mem_store: artifactstore.ArtifactStore) -> None:
     mem_store.put_bytes("a.bin", b"s" * BIG)
     mem_store.put_bytes("copy.bin", b"s" * BIG)
