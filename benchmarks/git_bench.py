@@ -70,7 +70,7 @@ def drop_file_cache(path: Path) -> None:
 
 # ---------------------------------------------------------------------------- small commits
 def small_commits(work: Path, runs: int, commits: int) -> list[str]:
-    rows = ["| fsync | commits | commits/s (median of %d) |" % runs, "|---|---:|---:|"]
+    rows = [f"| fsync | commits | commits/s (median of {runs}) |", "|---|---:|---:|"]
     for fsync in (True, False):
         rates = []
         for r in range(runs):
@@ -236,9 +236,7 @@ def main() -> None:
     parser.add_argument("--commits", type=int, default=200, help="small-file commits per run")
     parser.add_argument("--max-entries", type=int, default=100_000)
     parser.add_argument("--dir", default=None, help="scratch directory (default: a temporary one)")
-    parser.add_argument(
-        "--only", choices=["small", "large", "threshold", "wide"], action="append", help="run only these sections"
-    )
+    parser.add_argument("--only", choices=["small", "large", "threshold", "wide"], action="append", help="run only these sections")
     args = parser.parse_args()
     sections = args.only or ["small", "threshold", "wide", "large"]
     work = Path(tempfile.mkdtemp(prefix="git-bench-", dir=args.dir))

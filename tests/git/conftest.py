@@ -36,9 +36,7 @@ def git(git_env: dict[str, str]) -> Callable[..., str]:
     """Run ``git -C <repo> args...`` and return its stdout; fail the test on a non-zero exit."""
 
     def run(repo: Path, *args: str, check: bool = True) -> str:
-        proc = subprocess.run(
-            ["git", "-C", str(repo), *args], env=git_env, capture_output=True, text=True, check=False
-        )
+        proc = subprocess.run(["git", "-C", str(repo), *args], env=git_env, capture_output=True, text=True, check=False)
         if check and proc.returncode != 0:
             raise AssertionError(f"git {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
         return proc.stdout

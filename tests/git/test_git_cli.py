@@ -14,9 +14,7 @@ ARTIFACTSTORE = str(Path(sys.executable).with_name("artifactstore"))
 
 
 def cli(env: dict[str, str], *args: str) -> str:
-    proc = subprocess.run(
-        [ARTIFACTSTORE, *args], env=env, capture_output=True, text=True, check=False
-    )
+    proc = subprocess.run([ARTIFACTSTORE, *args], env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, f"artifactstore {' '.join(args)} failed: {proc.stderr}"
     return proc.stdout
 

@@ -104,8 +104,7 @@ class LfsContentPort(ContentPort):
             return open(self.path_of(info.sha256), "rb")
         except FileNotFoundError:
             raise NotFound(
-                f"content {info.sha256} is missing from {str(self._objects)!r} (deleted, or never fetched: "
-                "try 'git lfs fetch')"
+                f"content {info.sha256} is missing from {str(self._objects)!r} (deleted, or never fetched: try 'git lfs fetch')"
             ) from None
 
     def contains(self, info: ContentInfo) -> bool:

@@ -84,9 +84,7 @@ class LockOwner:
     nonce: str
 
     def line(self) -> bytes:
-        return (
-            f"{OWNER_TAG} pid={self.pid} host={self.host} boot={self.boot} start={self.start} nonce={self.nonce}\n"
-        ).encode()
+        return (f"{OWNER_TAG} pid={self.pid} host={self.host} boot={self.boot} start={self.start} nonce={self.nonce}\n").encode()
 
     @classmethod
     def parse(cls, data: bytes) -> LockOwner | None:
@@ -271,11 +269,8 @@ class FileLock:
             return False
         if dead is None and age < self._stale_after:
             return False
-        reason = (
-            f"its owner {owner.describe()} is dead"
-            if dead
-            else f"it is {age:.0f} s old (owner: {owner.describe() if owner else 'unrecorded'})"
-        )
+        who = owner.describe() if owner is not None else "unrecorded"
+        reason = f"its owner {who} is dead" if dead else f"it is {age:.0f} s old (owner: {who})"
         with self._breaker() as held:
             if not held:
                 return False

@@ -21,10 +21,14 @@ import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from artifactstore.engine.ports import ObjectPort, StoredObject
 
 from .locks import SYNCFS_AVAILABLE, filesystem_barrier, fsync_dir
+
+if TYPE_CHECKING:
+    from dulwich.objects import ObjectID
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +55,14 @@ class LooseObjectPort(ObjectPort):
 
     def read(self, oid: bytes) -> tuple[int, bytes]:
         try:
-            return self._store.get_raw(oid)
+            return self._store.get_raw(cast("ObjectID", oid))
         except KeyError:
             pass
         # A concurrent "git gc" may have packed the object and deleted the loose copy
         # between dulwich's two looks; one more look after a pack rescan settles it.
         self._store._update_pack_cache()
         try:
-            return self._store.get_raw(oid)
+            return self._store.get_raw(cast("ObjectID", oid))
         except KeyError:
             raise KeyError(oid) from None
 
@@ -82,7 +86,7 @@ class LooseObjectPort(ObjectPort):
                     continue
                 except FileNotFoundError:
                     pass
-                if self._store.contains_packed(obj.id):
+                if self._store.contains_packed(cast("ObjectID", obj.id)):
                     continue
                 directory = path.parent
                 if not directory.is_dir():
@@ -121,7 +125,7 @@ class LooseObjectPort(ObjectPort):
     def contains(self, oid: bytes) -> bool:
         if self._path(oid).exists():
             return True
-        return oid in self._store
+        return self._store.contains_packed(cast("ObjectID", oid))
 
     def iter_ids(self) -> Iterator[tuple[bytes, float]]:
         try:
@@ -152,7 +156,7 @@ class LooseObjectPort(ObjectPort):
             try:
                 path.unlink()
             except FileNotFoundError:
-                if oid in self._store:
+                if self._store.contains_packed(cast("ObjectID", oid)):
                     packed += 1
         if packed:
             log.info(

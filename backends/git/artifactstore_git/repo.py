@@ -70,7 +70,8 @@ def _config_says_bare(commondir: Path) -> bool | None:
     except (OSError, ValueError):
         return None
     try:
-        return config.get_boolean((b"core",), b"bare", None)
+        value: bool | None = config.get_boolean((b"core",), b"bare")
+        return value
     except (KeyError, ValueError):
         return None
 
