@@ -27,9 +27,12 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
+
+from artifactstore_git.locks import filesystem_barrier, fsync_dir
 
 from artifactstore.engine import ContentInfo, ContentPort
 from artifactstore.errors import IntegrityError, InvalidInput
@@ -62,6 +65,7 @@ class XetContentPort(ContentPort):
         *,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         spool_streams: bool = False,
+        fsync: bool = True,
         progress: ProgressCallback | None = None,
         min_window: int = MIN_WINDOW,
         max_window: int = MAX_WINDOW,
@@ -69,7 +73,8 @@ class XetContentPort(ContentPort):
         """``directory`` holds the index, the lock and (by default) the embedded CAS ``cas/``.
 
         ``spool_streams`` copies a stream that is not a local file to a temporary file before
-        taking the CAS lock, so a slow producer never blocks other processes. ``progress``
+        taking the CAS lock, so a slow producer never blocks other processes. ``fsync``
+        flushes a local CAS after each upload (hf-xet itself does not). ``progress``
         is called with hf-xet's transfer progress (see :data:`ProgressCallback`).
         """
         self.directory = directory
@@ -78,6 +83,7 @@ class XetContentPort(ContentPort):
         self.index = ContentIndex(directory / "index")
         self.lock_timeout = lock_timeout
         self.spool_streams = spool_streams
+        self.fsync = fsync
         self.progress = progress
         self.min_window = min_window
         self.max_window = max_window
@@ -127,7 +133,9 @@ class XetContentPort(ContentPort):
         kwargs = self.endpoint.connect_kwargs()
         if hook is not None:
             kwargs["progress_callback"] = hook
+        local = self.endpoint.local_dir
         with self._hold():
+            started = time.time()
             upload = open_retrying(lambda: session.new_upload_commit(**kwargs), what="upload")
             try:
                 if local_path is not None:
@@ -145,6 +153,8 @@ class XetContentPort(ContentPort):
                 # another process open it, so this happens before the lock is released.
                 del upload
             info = _content_info(meta)
+            if self.fsync and local is not None:
+                _make_durable(local, since=started)
             self.index.put(info.sha256, info.extra[XET_HASH_KEY], info.size, info.new_bytes)
         log.debug("stored %s (%d bytes, %d new) in the Xet CAS", info.sha256, info.size, info.new_bytes)
         return info
@@ -296,6 +306,23 @@ def _content_info(meta: Any) -> ContentInfo:
         extra={XET_HASH_KEY: xet_info.hash},
         new_bytes=int(meta.dedup_metrics.new_bytes),
     )
+
+
+def _make_durable(cas: Path, *, since: float) -> None:
+    """Flush what hf-xet wrote (it does not fsync): one ``syncfs``, else fsync each new file."""
+    if filesystem_barrier(cas):
+        return
+    for dirpath, _dirs, files in os.walk(cas):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            with contextlib.suppress(FileNotFoundError, PermissionError):
+                if os.stat(path).st_mtime >= since - 1:
+                    fd = os.open(path, os.O_RDONLY)
+                    try:
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+        fsync_dir(Path(dirpath))
 
 
 def _disk_usage(root: Path) -> int:

@@ -20,6 +20,8 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from artifactstore_git.locks import filesystem_barrier, fsync_dir
+
 from artifactstore.errors import IntegrityError
 
 from .endpoint import XetEndpoint
@@ -86,8 +88,11 @@ def rebuild_cas(cas: Path, keep: Sequence[IndexEntry]) -> None:
     del upload, group
     if not building.exists():
         building.mkdir()  # nothing to keep: an empty CAS
+    if not filesystem_barrier(building):  # the new CAS is on disk before it replaces the old
+        os.sync()
     os.rename(cas, old)
     os.rename(building, cas)
+    fsync_dir(cas.parent)
     shutil.rmtree(old)
     log.info("rebuilt the Xet CAS %s: %d files kept, %d -> %d bytes", cas, len(keep), before, _size(cas))
 

@@ -37,7 +37,7 @@ DEFAULT_INLINE_THRESHOLD = 1024 * 1024
 XET_DIR = "xet"
 OPTIONS = {
     "inline_threshold": "files larger than this many bytes go to the Xet CAS (default 1048576)",
-    "fsync": "fsync git objects and refs before a commit returns (default true)",
+    "fsync": "make git objects, refs and Xet CAS files durable before a commit returns (default true)",
     "lock_timeout": "seconds to wait for a git ref lock held by a live process (default 30)",
     "stale_lock_seconds": "age after which a ref lock whose owner cannot be checked is removed (default 120)",
     "cas_lock_timeout": "seconds to wait for another process's turn at the local Xet CAS (default 600)",
@@ -113,6 +113,7 @@ class XetStore(EngineStore):
             endpoint,
             lock_timeout=cas_lock_timeout,
             spool_streams=spool_streams,
+            fsync=fsync,
             progress=progress,
         )
         default = branch or _branch_of(head_target(layout.gitdir)) or "main"
