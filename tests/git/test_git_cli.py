@@ -26,7 +26,7 @@ def cli_repo(tmp_path_factory: pytest.TempPathFactory, git_env: dict[str, str]) 
     uri = f"artifactstore+git://{repo}"
     cli(git_env, "init", uri)
     small = b'{"mae": 0.25}\n'
-    large = os.urandom(3 * 1024 * 1024 + 17)  # above the 1 MiB default inline threshold
+    large = os.urandom(3 * 1024 * 1024 + 17)  # above the default inline threshold
     (tmp_path / "metrics.json").write_bytes(small)
     (tmp_path / "model.bin").write_bytes(large)
     first = cli(git_env, "put", uri, str(tmp_path / "metrics.json"), "run1/metrics.json", "-m", "log metrics of run1")

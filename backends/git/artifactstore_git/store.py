@@ -28,11 +28,12 @@ from .repo import (
 log = logging.getLogger(__name__)
 
 HEADS = "refs/heads/"
-#: Files larger than this go to the LFS directory; chosen by measurement, see README
-#: (inline blobs are zlib-compressed whole in memory, LFS files are streamed).
-DEFAULT_INLINE_THRESHOLD = 1024 * 1024
+#: Files larger than this go to the LFS directory. Measured (benchmarks/git_bench.py, section
+#: "inline blob vs LFS"): an inline blob commits faster up to about 128 KiB and slower above
+#: (it is zlib-compressed whole, in memory; an LFS file is streamed and fsynced once).
+DEFAULT_INLINE_THRESHOLD = 128 * 1024
 OPTIONS = {
-    "inline_threshold": "files larger than this many bytes are stored in lfs/objects (default 1048576)",
+    "inline_threshold": "files larger than this many bytes are stored in lfs/objects (default 131072)",
     "fsync": "fsync objects, LFS files and refs before a commit returns (default true)",
     "lock_timeout": "seconds to wait for a ref lock held by a live process (default 30)",
     "stale_lock_seconds": "age after which a lock whose owner cannot be checked is removed (default 120)",
