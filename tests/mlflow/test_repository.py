@@ -1,0 +1,316 @@
+"""The adapter in-process, on the memory backend (and git where the URI form matters)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from mlflow.exceptions import MlflowException
+from mlflow.store.artifact.artifact_repo import StreamUploadMixin
+from mlflow.store.artifact.artifact_repository_registry import _artifact_repository_registry, get_artifact_repository
+
+import artifactstore
+from artifactstore.mlflow import ArtifactStoreRepository, clear_store_cache, open_cached, store_cache
+from artifactstore.mlflow.streams import BLOCK, AsyncChunkReader
+
+RUN = "0123456789abcdef0123456789abcdef"
+BAD_PATHS = ["a/./b", "..\\..\\x", ".git/config", "C:foo", "n" * 2000, "/etc/passwd", "a//b", "a/../b", "x/.GIT/y"]
+
+
+@pytest.fixture(autouse=True)
+def _registered() -> Iterator[None]:
+    # In-process only: subprocesses get the schemes from entry points.
+    _artifact_repository_registry.register("artifactstore+memory", ArtifactStoreRepository)
+    yield
+    clear_store_cache()
+
+
+@pytest.fixture
+def store_name() -> str:
+    return f"mlflow-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def repo(store_name: str) -> ArtifactStoreRepository:
+    r = get_artifact_repository(f"artifactstore+memory://{store_name}/1/{RUN}/artifacts", tracking_uri="http://x")
+    assert isinstance(r, ArtifactStoreRepository)
+    return r
+
+
+def messages(store: artifactstore.ArtifactStore, rev: str | None = None) -> list[str]:
+    try:
+        return [c.message.splitlines()[0] for c in store.log(rev)]
+    except artifactstore.NotFound:
+        return []
+
+
+def make_dir(root: Path) -> Path:
+    (root / "model" / "sub").mkdir(parents=True)
+    (root / "model" / "MLmodel").write_text("flavors: {}\n")
+    (root / "model" / "sub" / "weights.bin").write_bytes(os.urandom(200_000))
+    return root / "model"
+
+
+def test_constructor_takes_mlflow3_keywords_and_the_uri_subpath(repo: ArtifactStoreRepository) -> None:
+    assert repo.tracking_uri == "http://x"
+    assert repo.registry_uri is None
+    assert repo.root == f"1/{RUN}/artifacts"
+    assert isinstance(repo, StreamUploadMixin)
+
+
+def test_log_artifact_is_one_commit_naming_experiment_run_and_path(repo: ArtifactStoreRepository, tmp_path: Path) -> None:
+    f = tmp_path / "notes.txt"
+    f.write_bytes(b"hello")
+    repo.log_artifact(str(f), "docs")
+    assert messages(repo.store) == [f"mlflow: log docs/notes.txt (experiment 1, run {RUN})"]
+    assert repo.store.read_bytes(f"1/{RUN}/artifacts/docs/notes.txt") == b"hello"
+
+
+def test_log_artifacts_is_one_atomic_commit(repo: ArtifactStoreRepository, tmp_path: Path) -> None:
+    repo.log_artifacts(str(make_dir(tmp_path)), "model/")
+    assert messages(repo.store) == [f"mlflow: log 2 files to model (experiment 1, run {RUN})"]
+    listed = {f.path: f for f in repo.list_artifacts("model")}
+    assert set(listed) == {"model/MLmodel", "model/sub"}
+    assert listed["model/MLmodel"].file_size == len("flavors: {}\n")
+    assert listed["model/sub"].is_dir and listed["model/sub"].file_size is None
+    assert repo.list_artifacts("model/sub")[0].file_size == 200_000
+
+
+def test_log_artifacts_of_an_empty_directory_commits_nothing(repo: ArtifactStoreRepository, tmp_path: Path) -> None:
+    repo.log_artifacts(str(tmp_path))
+    assert messages(repo.store) == []
+
+
+def test_list_of_a_file_or_a_missing_path_is_empty(repo: ArtifactStoreRepository, tmp_path: Path) -> None:
+    assert repo.list_artifacts() == []  # nothing logged yet: the branch does not even exist
+    repo.log_artifacts(str(make_dir(tmp_path)))
+    assert repo.list_artifacts("MLmodel") == []
+    assert repo.list_artifacts("missing") == []
+
+
+def test_download_file_and_directory(repo: ArtifactStoreRepository, tmp_path: Path) -> None:
+    src = make_dir(tmp_path / "src")
+    repo.log_artifacts(str(src), "model")
+    out = tmp_path / "out"
+    out.mkdir()
+    local = repo.download_artifacts("model", str(out))
+    assert local == str(out / "model")
+    assert Path(local, "sub", "weights.bin").read_bytes() == (src / "sub" / "weights.bin").read_bytes()
+    single = repo.download_artifacts("model/MLmodel", str(out))
+    assert Path(single).read_text() == "flavors: {}\n"
+    everything = repo.download_artifacts("")
+    assert Path(everything, "model", "MLmodel").exists()
+    with pytest.raises(MlflowException) as info:
+        repo.download_artifacts("nope", str(out))
+    assert info.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_download_of_an_empty_run_returns_the_destination(repo: ArtifactStoreRepository, tmp_path: Path) -> None:
+    assert repo.download_artifacts(None, str(tmp_path)) == str(tmp_path)
+
+
+def test_delete_is_a_commit_and_history_keeps_the_file(repo: ArtifactStoreRepository, tmp_path: Path) -> None:
+    repo.log_artifacts(str(make_dir(tmp_path)), "model")
+    before = repo.store.resolve()
+    repo.delete_artifacts("model/sub")
+    assert messages(repo.store)[0] == f"mlflow: delete model/sub (experiment 1, run {RUN})"
+    assert [f.path for f in repo.list_artifacts("model")] == ["model/MLmodel"]
+    assert len(repo.store.read_bytes(f"1/{RUN}/artifacts/model/sub/weights.bin", rev=before)) == 200_000
+    head = repo.store.resolve()
+    repo.delete_artifacts("not-there")
+    assert repo.store.resolve() == head
+
+
+@pytest.mark.parametrize("bad", BAD_PATHS)
+def test_bad_paths_are_invalid_parameter_values_and_write_nothing(
+    repo: ArtifactStoreRepository, tmp_path: Path, bad: str
+) -> None:
+    f = tmp_path / "f.txt"
+    f.write_bytes(b"x")
+    repo.log_artifact(str(f))
+    head = repo.store.resolve()
+    calls = [
+        lambda: repo.log_artifact(str(f), bad),
+        lambda: repo.log_artifacts(str(tmp_path), bad),
+        lambda: repo.log_artifact_from_stream(io.BytesIO(b"x"), "f.txt", bad),
+        lambda: repo.list_artifacts(bad),
+        lambda: repo.download_artifacts(bad, str(tmp_path)),
+        lambda: repo.delete_artifacts(bad),
+    ]
+    for call in calls:
+        with pytest.raises(MlflowException) as info:
+            call()
+        assert info.value.error_code == "INVALID_PARAMETER_VALUE", bad
+        assert info.value.get_http_status_code() == 400
+    assert repo.store.resolve() == head
+
+
+def test_percent_escapes_are_never_decoded_again(repo: ArtifactStoreRepository) -> None:
+    repo.log_artifact_from_stream(io.BytesIO(b"x"), "a%2Fb.txt", "d%2E")
+    assert repo.store.read_bytes(f"1/{RUN}/artifacts/d%2E/a%2Fb.txt") == b"x"
+
+
+class CountingStream(io.RawIOBase):
+    """A stream that records how it is read: the adapter must never ask for everything at once."""
+
+    def __init__(self, size: int) -> None:
+        self.left = size
+        self.largest = 0
+        self.read_all = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int | None = -1) -> bytes:
+        if n is None or n < 0:
+            self.read_all = True
+            n = self.left
+        self.largest = max(self.largest, n)
+        n = min(n, self.left)
+        self.left -= n
+        return b"z" * n
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+def test_sync_stream_upload_reads_in_bounded_chunks(repo: ArtifactStoreRepository) -> None:
+    stream = CountingStream(5 * 1024 * 1024)
+    repo.log_artifact_from_stream(stream, "dir/ignored/big.bin", "uploads")  # type: ignore[arg-type]
+    assert not stream.read_all and stream.largest <= 8 * 1024 * 1024
+    assert stream.left == 0
+    assert repo.store.stat(f"1/{RUN}/artifacts/uploads/big.bin").size == 5 * 1024 * 1024
+    assert messages(repo.store) == [f"mlflow: log uploads/big.bin (experiment 1, run {RUN})"]
+
+
+def test_async_stream_upload(repo: ArtifactStoreRepository) -> None:
+    payload = [os.urandom(65536) for _ in range(40)]
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for c in payload:
+            await asyncio.sleep(0)
+            yield c
+
+    asyncio.run(repo.log_artifact_from_async_stream(chunks(), "weights.bin", "model"))
+    assert repo.store.read_bytes(f"1/{RUN}/artifacts/model/weights.bin") == b"".join(payload)
+    assert messages(repo.store) == [f"mlflow: log model/weights.bin (experiment 1, run {RUN})"]
+
+
+def test_async_stream_with_a_bad_name_fails_before_reading(repo: ArtifactStoreRepository) -> None:
+    pulled = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        pulled.append(1)
+        yield b"x"
+
+    with pytest.raises(MlflowException) as info:
+        asyncio.run(repo.log_artifact_from_async_stream(chunks(), "f", ".git"))
+    assert info.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert pulled == []
+
+
+def test_async_reader_holds_at_most_one_block() -> None:
+    produced = 0
+
+    async def chunks() -> AsyncIterator[bytes]:
+        nonlocal produced
+        for _ in range(100):
+            produced += 65536
+            yield b"a" * 65536
+
+    async def main() -> tuple[int, int]:
+        reader = AsyncChunkReader(chunks(), asyncio.get_running_loop())
+        first = await asyncio.to_thread(reader.read, 10)
+        seen = produced
+        rest = await asyncio.to_thread(reader.read)
+        return len(first) + len(rest), seen
+
+    total, after_first_read = asyncio.run(main())
+    assert total == 100 * 65536
+    assert after_first_read <= BLOCK + 65536
+
+
+def test_async_reader_propagates_client_disconnects() -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"a"
+        raise ConnectionResetError("client went away")
+
+    async def main() -> None:
+        reader = AsyncChunkReader(chunks(), asyncio.get_running_loop())
+        await asyncio.to_thread(reader.read)
+
+    with pytest.raises(ConnectionResetError):
+        asyncio.run(main())
+
+
+def test_branch_comes_from_the_uri(store_name: str, tmp_path: Path) -> None:
+    f = tmp_path / "f.txt"
+    f.write_bytes(b"b")
+    repo = get_artifact_repository(f"artifactstore+memory://{store_name}@exp-1/1/{RUN}/artifacts")
+    repo.log_artifact(str(f))
+    store = artifactstore.open(f"artifactstore+memory://{store_name}")
+    assert list(store.branches()) == ["exp-1"]
+    assert store.read_bytes(f"1/{RUN}/artifacts/f.txt", rev="exp-1") == b"b"
+
+
+def test_stores_are_opened_once_per_store_and_shared(store_name: str) -> None:
+    got: list[artifactstore.ArtifactStore] = []
+
+    def open_one(i: int) -> None:
+        got.append(open_cached(f"artifactstore+memory://{store_name}/1/run-{i}/artifacts")[0])
+
+    threads = [threading.Thread(target=open_one, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(s) for s in got}) == 1
+    other_branch, _ = open_cached(f"artifactstore+memory://{store_name}@b/1")
+    assert other_branch is not got[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_does_not_inherit_open_stores(store_name: str) -> None:
+    open_cached(f"artifactstore+memory://{store_name}")
+    assert store_cache._stores
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        os.write(write, b"%d" % len(store_cache._stores))
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    assert os.read(read, 10) == b"0"
+    os.close(read)
+
+
+def test_scheme_triple_slash_and_mlflow_single_slash_forms_open_one_git_store(tmp_path: Path) -> None:
+    pytest.importorskip("artifactstore_git", reason="the git backend (artifactstore-git) is not installed")
+    root = tmp_path / "repo"
+    artifactstore.open(f"artifactstore+git://{root}", create=True).close()
+    a = ArtifactStoreRepository(f"artifactstore+git://{root}/1/{RUN}/artifacts")
+    b = ArtifactStoreRepository(f"artifactstore+git:{root}/1/{RUN}/artifacts")
+    assert a.store is b.store
+    assert a.root == b.root == f"1/{RUN}/artifacts"
+
+
+def test_a_missing_store_is_a_clear_mlflow_error(tmp_path: Path) -> None:
+    pytest.importorskip("artifactstore_git", reason="the git backend (artifactstore-git) is not installed")
+    with pytest.raises(MlflowException) as info:
+        ArtifactStoreRepository(f"artifactstore+git://{tmp_path}/nowhere/1/{RUN}/artifacts")
+    assert info.value.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+    assert "nowhere" in info.value.message
+
+
+def test_unknown_backend_is_an_invalid_parameter() -> None:
+    with pytest.raises(MlflowException) as info:
+        ArtifactStoreRepository("artifactstore+nosuch://x/1")
+    assert info.value.error_code == "INVALID_PARAMETER_VALUE"
