@@ -1,8 +1,8 @@
 """History: ``log`` and ``diff``.
 
 ``diff`` renders each :class:`~artifactstore.values.Change` through :data:`CHANGE_STYLES`
-and :func:`change_detail`; a content-aware diff (issue 7) adds detail there without
-touching the command.
+and :func:`change_detail`, with the content-aware summary of :mod:`artifactstore.summaries`
+(``--stat`` skips reading the files).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from collections import Counter
 import click
 from rich.text import Text
 
+from ..summaries import DEFAULT_ROW_LIMIT, FileDiff, diff_summary
+from ..summaries.render import details, headline
 from ..values import Change, Commit
 from ._app import main
 from ._common import join_path, open_store, reports_errors
@@ -62,27 +64,58 @@ def _print_commit(out: Output, commit: Commit) -> None:
         out.line(f"    {text}")
 
 
-@main.command(short_help="Files changed between two revisions.")
+@main.command(short_help="What changed between two revisions, file by file.")
 @click.argument("uri", metavar="URI")
 @click.argument("rev_a", metavar="REV_A")
 @click.argument("rev_b", metavar="REV_B")
 @click.argument("path", metavar="[PATH]", required=False, default="")
+@click.option("--stat", is_flag=True, help="Only the list of changed files with their sizes.")
+@click.option("--key", metavar="COL", help="Key column for CSV row comparison (default: detected).")
+@click.option(
+    "--row-limit",
+    type=click.IntRange(min=0),
+    default=DEFAULT_ROW_LIMIT,
+    show_default=True,
+    metavar="N",
+    help="Compare CSV rows only up to N rows a side (memory ~100 bytes a row); counts only above.",
+)
 @json_option
 @reports_errors
-def diff(uri: str, rev_a: str, rev_b: str, path: str, as_json: bool) -> None:
-    """Files added, modified and deleted going from REV_A to REV_B (below PATH, if given)."""
+def diff(uri: str, rev_a: str, rev_b: str, path: str, stat: bool, key: str | None, row_limit: int, as_json: bool) -> None:
+    """Files added, modified and deleted going from REV_A to REV_B (below PATH, if given).
+
+    Each file is summarized by its content: CSV/TSV rows added, removed and changed (by a
+    key column), columns added and removed and numeric column statistics; JSON/YAML
+    (MLmodel, metrics, params) keys added, removed and changed; anything else size and
+    SHA-256. --stat lists the files only.
+    """
     with open_store(uri) as (store, base):
         target = join_path(base, path)
-        changes = store.diff(rev_a, rev_b, prefix=target or None)
+        old_id, new_id = store.resolve(rev_a), store.resolve(rev_b)
+        changes = store.diff(old_id, new_id, prefix=target or None)
+        if stat:
+            summaries = None
+        else:
+            summaries = [
+                diff_summary(store, change, old_rev=old_id, new_rev=new_id, key=key, row_limit=row_limit)
+                for change in changes
+            ]
     if as_json:
-        print_json(changes)
+        print_json(changes if summaries is None else summaries)
         return
     out = Output()
-    out.table(["", "path", "size"], [change_row(out, change) for change in changes])
+    if summaries is None:
+        out.table(["", "path", "size"], [change_row(out, change) for change in changes])
+    else:
+        for change, summary in zip(changes, summaries, strict=False):
+            letter, colour = CHANGE_STYLES.get(change.kind, ("?", "white"))
+            out.line(Text.assemble((letter, colour), " ", (change.path, colour), "  ", change_detail(out, change, summary)))
+            for text in details(summary):
+                out.line(f"    {text}", style="dim")
     counts: Counter[str] = Counter(change.kind for change in changes)
     if out.rich:
-        summary = ", ".join(f"{counts[kind]} {kind}" for kind in CHANGE_STYLES)
-        out.line(f"{summary} ({rev_a} -> {rev_b})" if changes else f"no changes between {rev_a} and {rev_b}", style="dim")
+        summary_line = ", ".join(f"{counts[kind]} {kind}" for kind in CHANGE_STYLES)
+        out.line(f"{summary_line} ({rev_a} -> {rev_b})" if changes else f"no changes between {rev_a} and {rev_b}", style="dim")
 
 
 def change_row(out: Output, change: Change) -> list[str | Text]:
@@ -90,8 +123,10 @@ def change_row(out: Output, change: Change) -> list[str | Text]:
     return [Text(letter, style=colour), Text(change.path, style=colour), change_detail(out, change)]
 
 
-def change_detail(out: Output, change: Change) -> str:
-    """What changed about one file; today its size, later a content-aware summary."""
+def change_detail(out: Output, change: Change, summary: FileDiff | None = None) -> str:
+    """What changed about one file: its size, or with ``summary`` a content-aware headline."""
+    if summary is not None:
+        return headline(summary, out.size)
     old = change.old.size if change.old else None
     new = change.new.size if change.new else None
     if change.kind == "modified":
