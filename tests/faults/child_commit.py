@@ -5,13 +5,16 @@ options), ``puts`` (list of ``[artifact path, "bytes" | "path" | "stream", local
 ``repeat`` (commits to make, each a new version: the repeat number is appended to
 ``bytes`` sources) and ``fsize_limit`` (``RLIMIT_FSIZE`` in bytes, SIGXFSZ ignored, so a
 write past it fails with EFBIG as on a full disk). ``ARTIFACTSTORE_FAULT`` in the
-environment kills the process at an engine step. An exception is printed as
+environment kills the process at an engine step; ``DIE_HOLDING_REF_LOCK=1`` kills it inside
+git's ref lock, after the owner line is written and before the rename (git and xet: the
+backend has no fault point there, so the test wraps our own ``FileLock.commit``). An exception is printed as
 ``ERROR <type>: <message>`` and the exit status is 3.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import resource
 import signal
 import sys
@@ -23,6 +26,14 @@ def main() -> int:
     import artifactstore
     from artifactstore import Put
 
+    if os.environ.get("DIE_HOLDING_REF_LOCK") == "1":
+        from artifactstore_git.locks import FileLock
+
+        def die(self: FileLock, content: bytes) -> None:
+            print("LOCKED", self.path, flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        FileLock.commit = die  # type: ignore[method-assign]
     store = artifactstore.open(spec["uri"], **spec["options"])
     limit = spec.get("fsize_limit")
     if limit is not None:
