@@ -7,6 +7,8 @@ itself, never forwarded):
 * ``POST /__fault__/slowdown?count=N`` - answer the next N requests with ``503 SlowDown``;
 * ``POST /__fault__/strip-conditions?on=1`` - drop ``If-Match``/``If-None-Match`` headers, like
   an endpoint that ignores conditional writes;
+* ``POST /__fault__/drop-response?count=N&match=TEXT`` - forward the next N requests whose path
+  contains TEXT, then close the connection without answering (an outcome the client cannot know);
 * ``GET /__fault__/stats`` - JSON counters.
 """
 
@@ -34,7 +36,9 @@ class State:
         self.lock = threading.Lock()
         self.slowdown = 0
         self.strip = False
-        self.stats = {"forwarded": 0, "slowdowns": 0, "stripped": 0}
+        self.drop = 0
+        self.drop_match = ""
+        self.stats = {"forwarded": 0, "slowdowns": 0, "stripped": 0, "dropped": 0}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -75,6 +79,9 @@ class Handler(BaseHTTPRequestHandler):
         with state.lock:
             if url.path == "/__fault__/slowdown":
                 state.slowdown = int(query.get("count", ["0"])[0])
+            elif url.path == "/__fault__/drop-response":
+                state.drop = int(query.get("count", ["0"])[0])
+                state.drop_match = query.get("match", [""])[0]
             elif url.path == "/__fault__/strip-conditions":
                 state.strip = query.get("on", ["1"])[0] == "1"
             body = json.dumps({**state.stats, "slowdown_left": state.slowdown, "strip": state.strip}).encode()
@@ -115,6 +122,14 @@ class Handler(BaseHTTPRequestHandler):
             return
         finally:
             conn.close()
+        with state.lock:
+            drop = state.drop > 0 and state.drop_match in self.path and self.command != "GET"
+            if drop:
+                state.drop -= 1
+                state.stats["dropped"] += 1
+        if drop:
+            self.close_connection = True
+            return
         self.send_response(response.status)
         for key, value in response.getheaders():
             if key.lower() not in ("transfer-encoding", "content-length", "connection", "server", "date"):

@@ -76,7 +76,7 @@ def is_transient(exc: BaseException) -> bool:
 class S3Connection:
     """A boto3 client bound to ``bucket`` and ``prefix``, with our own retry policy.
 
-    botocore's retries are switched off (``max_attempts=1``) so that every retry goes
+    botocore's retries are switched off (``total_max_attempts=1``) so that every retry goes
     through :meth:`call`, which knows which failures leave an outcome unknown.
     """
 
@@ -112,7 +112,7 @@ class S3Connection:
             raise ImportError("the s3 backend needs boto3: pip install artifactstore-s3") from exc
         session = boto3.session.Session(profile_name=self._client_options["profile"] or None)
         config = Config(
-            retries={"max_attempts": 1, "mode": "standard"},
+            retries={"total_max_attempts": 1, "mode": "standard"},
             max_pool_connections=self._pool,
             connect_timeout=10,
             read_timeout=60,
@@ -183,6 +183,11 @@ class S3Connection:
         if isinstance(exc, ArtifactStoreError):
             return exc
         code, status = error_code(exc)
+        if code == "NoSuchUpload":
+            return S3Error(
+                f"S3 {what} in bucket {self.bucket!r} failed: the multipart upload is gone (NoSuchUpload: "
+                "aborted, expired, or lost by a server restart); nothing was committed, retry the write"
+            )
         if is_missing(exc):
             return FileNotFoundError(f"S3 {what} in bucket {self.bucket!r}: not found ({code or status})")
         reason = f"{code} (HTTP {status})" if status else _brief(exc)

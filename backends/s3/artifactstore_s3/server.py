@@ -13,6 +13,9 @@ been read off the socket, which makes moto's check-then-write atomic.
 restart it in the middle of an upload): every successful mutating request is appended to
 ``DIR/journal.jsonl`` (bodies in ``DIR/bodies/``) before its response is sent, and a server
 started on an existing journal replays it first, mapping multipart upload ids.
+
+It also makes moto answer UploadPart for an unknown upload with 404 NoSuchUpload, as S3
+does, instead of a 500.
 """
 
 from __future__ import annotations
@@ -165,9 +168,29 @@ def replay(app: WSGIApp, journal: _Journal) -> int:
     return len(entries)
 
 
+def _patch_moto() -> None:
+    """moto 5.2 answers UploadPart with an unknown upload id by a KeyError (HTTP 500); S3 says
+    404 NoSuchUpload, which clients must see to stop retrying (e.g. after a restart)."""
+    from moto.s3.exceptions import NoSuchUpload
+    from moto.s3.models import S3Backend
+
+    original = S3Backend.upload_part
+    if getattr(original, "_artifactstore_patched", False):
+        return
+
+    def upload_part(self: Any, bucket_name: str, multipart_id: str, part_id: int, value: bytes) -> Any:
+        if multipart_id not in self.get_bucket(bucket_name).multiparts:
+            raise NoSuchUpload(upload_id=multipart_id)
+        return original(self, bucket_name, multipart_id, part_id, value)
+
+    upload_part._artifactstore_patched = True  # type: ignore[attr-defined]
+    S3Backend.upload_part = upload_part  # type: ignore[method-assign]
+
+
 def make_app(journal_dir: str | None = None) -> SerializingMiddleware:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+    _patch_moto()
     journal = _Journal(Path(journal_dir)) if journal_dir else None
     moto_app: WSGIApp = DomainDispatcherApplication(create_backend_app)  # type: ignore[assignment]
     if journal is not None:
