@@ -183,7 +183,7 @@ class ArtifactStoreFileSystem(AbstractFileSystem):  # type: ignore[misc]
         super().__init__(backend=backend, store_options=store_options, **kwargs)
         backend = backend or self.backend_name
         if backend is None:
-            raise InvalidInput("ArtifactStoreFileSystem needs a backend: pass backend='git' or use fsspec.filesystem('artifactstore+git')")
+            raise InvalidInput("ArtifactStoreFileSystem needs a backend: pass backend='git' or use the artifactstore+git scheme")
         get_registry().backend(backend)  # an unknown or uninstalled backend fails here, naming it
         self.backend = backend
         self.store_options = dict(store_options or {})
