@@ -4,11 +4,13 @@ Usage: ``python child_commit.py '<json spec>'`` with keys ``uri``, ``options`` (
 options), ``puts`` (list of ``[artifact path, "bytes" | "path" | "stream", local file]``),
 ``repeat`` (commits to make, each a new version: the repeat number is appended to
 ``bytes`` sources) and ``fsize_limit`` (``RLIMIT_FSIZE`` in bytes, SIGXFSZ ignored, so a
-write past it fails with EFBIG as on a full disk). ``ARTIFACTSTORE_FAULT`` in the
+write past it fails with EFBIG as on a full disk; with ``limit_at: "ref-swap"`` the limit
+is set only just before the ref update). ``ARTIFACTSTORE_FAULT`` in the
 environment kills the process at an engine step; ``DIE_HOLDING_REF_LOCK=1`` kills it inside
 git's ref lock, after the owner line is written and before the rename (git and xet: the
 backend has no fault point there, so the test wraps our own ``FileLock.commit``). An exception is printed as
-``ERROR <type>: <message>`` and the exit status is 3.
+``ERROR clear|foreign <type>: <message>`` (clear: an OSError or ArtifactStoreError) and
+the exit status is 3.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 import resource
 import signal
 import sys
+import traceback
 from contextlib import ExitStack
 
 
@@ -36,10 +39,20 @@ def main() -> int:
         FileLock.commit = die  # type: ignore[method-assign]
     store = artifactstore.open(spec["uri"], **spec["options"])
     limit = spec.get("fsize_limit")
-    if limit is not None:
+    if limit is not None and spec.get("limit_at") == "ref-swap":
+        # Objects and content are written unlimited; the ref update is the first write that
+        # meets the limit (wraps our own RefPort seam; no engine fault point sets limits).
+        port = store.refs  # type: ignore[attr-defined]
+        swap = port.compare_and_swap
+
+        def limited_swap(name: str, old: bytes | None, new: bytes | None) -> bool:
+            set_fsize_limit(limit)
+            return swap(name, old, new)
+
+        port.compare_and_swap = limited_swap
+    elif limit is not None:
         # Set after opening, so only the commit's own writes hit the limit.
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        set_fsize_limit(limit)
     try:
         for number in range(int(spec.get("repeat", 1))):
             with ExitStack() as stack:
@@ -56,11 +69,21 @@ def main() -> int:
                 commit = store.commit(puts, message=f"child commit {number}")
             print("ACK", commit.id, flush=True)
     except Exception as exc:  # reported to the parent, which checks the message
-        print(f"ERROR {type(exc).__name__}: {exc}", flush=True)
+        from artifactstore.errors import ArtifactStoreError
+
+        kind = "clear" if isinstance(exc, (OSError, ArtifactStoreError)) else "foreign"
+        print(f"ERROR {kind} {type(exc).__name__}: {exc}", flush=True)
+        traceback.print_exc()
         return 3
     finally:
         store.close()
     return 0
+
+
+def set_fsize_limit(limit: int) -> None:
+    """Files may not grow past ``limit`` bytes: writes fail with EFBIG (or come up short)."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
 
 if __name__ == "__main__":

@@ -74,6 +74,12 @@ class ChildResult:
     stderr: str
 
     @property
+    def error(self) -> str | None:
+        """``"<clear|foreign> <type>: <message>"`` of the exception the child reported."""
+        lines = [line[len("ERROR ") :] for line in self.stdout.splitlines() if line.startswith("ERROR ")]
+        return lines[0] if lines else None
+
+    @property
     def killed(self) -> bool:
         return self.returncode == -9
 
@@ -85,6 +91,7 @@ def run_child(
     fault: str | None = None,
     options: dict[str, Any] | None = None,
     fsize_limit: int | None = None,
+    limit_at: str | None = None,
     repeat: int = 1,
     timeout: float = 120,
     extra_env: dict[str, str] | None = None,
@@ -98,7 +105,7 @@ def run_child(
     if uri.startswith("artifactstore+s3:"):
         opts.setdefault("part_size", 5 * 1024 * 1024)
         opts.setdefault("retry_seconds", 5)
-    spec = {"uri": uri, "options": opts, "puts": puts, "fsize_limit": fsize_limit, "repeat": repeat}
+    spec = {"uri": uri, "options": opts, "puts": puts, "fsize_limit": fsize_limit, "limit_at": limit_at, "repeat": repeat}
     proc = subprocess.run(
         [sys.executable, str(CHILD), json.dumps(spec)], env=env, capture_output=True, text=True, timeout=timeout
     )
