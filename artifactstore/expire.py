@@ -110,7 +110,7 @@ class _Rewriter:
         self.trees: dict[bytes, bytes] = {}
 
     def expired(self, commit: GitCommit) -> bool:
-        return commit.commit_time < self.cutoff
+        return bool(commit.commit_time < self.cutoff)
 
     def rewrite(self, head: bytes) -> bytes:
         """The rewritten id of ``head`` (iterative post-order: histories are long)."""

@@ -85,7 +85,7 @@ class _Target:
         return self.rev
 
 
-class StoreTransaction(Transaction):
+class StoreTransaction(Transaction):  # type: ignore[misc]
     """An fsspec transaction that becomes one commit per branch (with ``message``) when it ends."""
 
     def __init__(self, fs: ArtifactStoreFileSystem, message: str | None = None, **kwargs: Any) -> None:
@@ -141,7 +141,7 @@ class _StagedFile(io.RawIOBase):
     def write(self, data: Any) -> int:
         if self.closed:
             raise ValueError("write to a closed file")
-        return self._spool.write(data)
+        return int(self._spool.write(data))
 
     def close(self) -> None:
         if self.closed:

@@ -250,7 +250,10 @@ def table_diff(
     else:
         common = sorted(set(old_header or new_header or []))
     notes: list[str] = []
-    make = lambda opener: _Pass(opener, delimiter, common) if opener is not None else None  # noqa: E731
+
+    def make(opener: Opener | None) -> _Pass | None:
+        return _Pass(opener, delimiter, common) if opener is not None else None
+
     try:
         old_side, new_side, cmp = _compare(make(old), make(new), chosen, row_limit)
     except _KeyFailed as exc:

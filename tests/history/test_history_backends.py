@@ -207,7 +207,9 @@ def test_expire_then_gc_frees_exactly_the_unshared_content(
     store.put_bytes("runs/2/model.bin", big(store, 8), message="run 2")
     store.put_bytes("exp.txt", b"exp", branch="exp")
     refs = {**store.branches(), **store.tags()}
-    contents = {name: {e.path: store.read_bytes(e.path, rev=name) for e in store.list("", rev=name, recursive=True)} for name in refs}
+    contents = {
+        name: {e.path: store.read_bytes(e.path, rev=name) for e in store.list("", rev=name, recursive=True)} for name in refs
+    }
     sha_only_old = hashlib.sha256(only_old).hexdigest()
 
     cutoff = datetime.fromtimestamp(long_ago + 7 * 86400, timezone.utc)
