@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -31,6 +32,11 @@ class S3RefPort(RefPort):
 
     def __init__(self, conn: S3Connection) -> None:
         self.conn = conn
+        # The value and etag last seen per ref: a swap from the value just read needs no
+        # second GET. A stale entry only costs a 412, which means the ref moved (the etag of
+        # a ref object is the MD5 of its value), so the answer stays right.
+        self._seen: dict[str, tuple[bytes | None, str | None]] = {}
+        self._seen_lock = threading.Lock()
 
     def _key(self, name: str) -> str:
         if not name.startswith("refs/"):
@@ -56,7 +62,19 @@ class S3RefPort(RefPort):
                 raise ValueError(f"ref {name!r} in {self.conn.description} holds {body[:60]!r}, not a commit id")
             return body, etag
 
-        return self.conn.retrying(get, what=f"read ref {name}")
+        value, etag = self.conn.retrying(get, what=f"read ref {name}")
+        self._remember(name, value, etag)
+        return value, etag
+
+    def _remember(self, name: str, value: bytes | None, etag: str | None) -> None:
+        with self._seen_lock:
+            self._seen[name] = (value, etag)
+            if len(self._seen) > 4096:
+                self._seen.pop(next(iter(self._seen)))
+
+    def _last_seen(self, name: str) -> tuple[bytes | None, str | None] | None:
+        with self._seen_lock:
+            return self._seen.get(name)
 
     def get(self, name: str) -> bytes | None:
         return self._read(name)[0]
@@ -68,15 +86,21 @@ class S3RefPort(RefPort):
         if not self.conn.require_conditional_writes():
             return self._unconditional_swap(name, key, old, new)
         uncertain = False
+        seen = self._last_seen(name)
         for delay in self.conn.backoff():
-            current, etag = self._read(name)
+            if seen is not None and seen[0] == old and (old is None) == (seen[1] is None):
+                current, etag = seen
+            else:
+                current, etag = self._read(name)
+            seen = None
             if uncertain and current == new:
                 log.info("ref %s: an attempt whose outcome was unknown had succeeded", name)
                 return True
             if current != old:
                 return False
             try:
-                self._conditional_write(key, etag, new)
+                new_etag = self._conditional_write(key, etag, new)
+                self._remember(name, new, new_etag)
                 return True
             except Exception as exc:
                 if is_precondition_failed(exc):
@@ -92,19 +116,21 @@ class S3RefPort(RefPort):
                 time.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _conditional_write(self, key: str, etag: str | None, new: bytes | None) -> None:
+    def _conditional_write(self, key: str, etag: str | None, new: bytes | None) -> str | None:
+        """Write and return the new etag (``None`` when the ref is gone)."""
         client, bucket = self.conn.client, self.conn.bucket
         if new is None:
             if etag is None:
-                return
+                return None
             if self.conn.conditional_delete:
                 client.delete_object(Bucket=bucket, Key=key, IfMatch=etag)
-            else:
-                client.put_object(Bucket=bucket, Key=key, Body=b"", IfMatch=etag)
+                return None
+            response = client.put_object(Bucket=bucket, Key=key, Body=b"", IfMatch=etag)
         elif etag is None:
-            client.put_object(Bucket=bucket, Key=key, Body=new + b"\n", IfNoneMatch="*")
+            response = client.put_object(Bucket=bucket, Key=key, Body=new + b"\n", IfNoneMatch="*")
         else:
-            client.put_object(Bucket=bucket, Key=key, Body=new + b"\n", IfMatch=etag)
+            response = client.put_object(Bucket=bucket, Key=key, Body=new + b"\n", IfMatch=etag)
+        return str(response["ETag"])
 
     def _unconditional_swap(self, name: str, key: str, old: bytes | None, new: bytes | None) -> bool:
         # Single-writer opt-out (allow_unconditional_writes=true): check, then write.
