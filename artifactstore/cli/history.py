@@ -17,7 +17,7 @@ from ..summaries.render import details, headline
 from ..values import Change, Commit
 from ._app import main
 from ._common import join_path, open_store, reports_errors
-from ._output import Output, human_size, json_option, print_json, short_id
+from ._output import Output, human_size, json_option, print_json, short_id, to_jsonable
 
 #: One letter and a colour per change kind, as in ``git diff --name-status``.
 CHANGE_STYLES = {"added": ("A", "green"), "modified": ("M", "yellow"), "deleted": ("D", "red")}
@@ -86,8 +86,8 @@ def diff(uri: str, rev_a: str, rev_b: str, path: str, stat: bool, key: str | Non
 
     Each file is summarized by its content: CSV/TSV rows added, removed and changed (by a
     key column), columns added and removed and numeric column statistics; JSON/YAML
-    (MLmodel, metrics, params) keys added, removed and changed; anything else size and
-    SHA-256. --stat lists the files only.
+    (MLmodel, metrics, params) keys added, removed and changed; anything else its size
+    (and SHA-256 in --json). --stat lists the files only.
     """
     with open_store(uri) as (store, base):
         target = join_path(base, path)
@@ -101,7 +101,11 @@ def diff(uri: str, rev_a: str, rev_b: str, path: str, stat: bool, key: str | Non
                 for change in changes
             ]
     if as_json:
-        print_json(changes if summaries is None else summaries)
+        if summaries is None:
+            print_json(changes)
+        else:
+            # A superset of the --stat shape, so scripts written against it keep working.
+            print_json([{**to_jsonable(c), "summary": to_jsonable(s)} for c, s in zip(changes, summaries, strict=True)])
         return
     out = Output()
     if summaries is None:
@@ -125,7 +129,7 @@ def change_row(out: Output, change: Change) -> list[str | Text]:
 
 def change_detail(out: Output, change: Change, summary: FileDiff | None = None) -> str:
     """What changed about one file: its size, or with ``summary`` a content-aware headline."""
-    if summary is not None:
+    if summary is not None and summary.kind != "binary":
         return headline(summary, out.size)
     old = change.old.size if change.old else None
     new = change.new.size if change.new else None

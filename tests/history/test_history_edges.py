@@ -121,7 +121,9 @@ def test_cli_diff_show_compare_export_expire(uri: str, mem: artifactstore.Artifa
     stat = run("diff", uri, "v1", "main", "--stat")
     assert "flavors" not in stat and "t.csv" in stat
     data = json.loads(run("diff", uri, "v1", "main", "--json"))
-    assert {d["path"]: d["kind"] for d in data} == {"m.json": "structured", "model/MLmodel": "structured", "t.csv": "table"}
+    kinds = {d["path"]: d["summary"]["kind"] for d in data}
+    assert kinds == {"m.json": "structured", "model/MLmodel": "structured", "t.csv": "table"}
+    assert {d["kind"] for d in data} == {"modified"}
     assert "M m.json" in run("show", uri, "main")
     table = json.loads(run("compare", uri, "m.json", "v1", "main", "--json"))
     assert table["values"]["mae"] == [0.3, 0.2]
