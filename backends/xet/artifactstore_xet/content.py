@@ -163,7 +163,7 @@ class XetContentPort(ContentPort):
     def open(self, info: ContentInfo) -> BinaryIO:
         xet_hash = self._xet_hash(info)
 
-        def fetch(start: int, end: int) -> bytes:
+        def fetch(start: int, end: int) -> list[bytes]:
             return self._fetch(xet_hash, info.size, start, end, info.sha256)
 
         reader = XetRangeReader(fetch, info.size, min_window=self.min_window, max_window=self.max_window)
@@ -181,7 +181,7 @@ class XetContentPort(ContentPort):
             )
         return entry.xet_hash
 
-    def _fetch(self, xet_hash: str, size: int, start: int, end: int, sha256: str) -> bytes:
+    def _fetch(self, xet_hash: str, size: int, start: int, end: int, sha256: str) -> list[bytes]:
         import hf_xet
 
         session = get_session()
@@ -190,7 +190,9 @@ class XetContentPort(ContentPort):
         with self._hold():
             group = open_retrying(lambda: session.new_download_stream_group(**kwargs), what="download")
             try:
-                data = b"".join(group.download_stream(file_info, start=start, end=end))
+                # The pieces are kept as hf-xet hands them over: joining them would hold a
+                # window twice.
+                pieces = list(group.download_stream(file_info, start=start, end=end))
                 group.finish()
             except hf_xet.XetObjectNotFoundError as exc:
                 raise IntegrityError(
@@ -207,7 +209,7 @@ class XetContentPort(ContentPort):
                 del group
         if self.progress is not None:
             self.progress("download", end, size)
-        return data
+        return pieces
 
     # ------------------------------------------------------------------ inventory
     def contains(self, info: ContentInfo) -> bool:

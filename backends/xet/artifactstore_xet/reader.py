@@ -15,9 +15,10 @@ from collections.abc import Callable
 #: First window after opening or seeking: small, so random access stays cheap.
 MIN_WINDOW = 256 * 1024
 #: Largest window: the reader's memory bound while streaming sequentially.
-MAX_WINDOW = 32 * 1024 * 1024
+MAX_WINDOW = 16 * 1024 * 1024
 
-Fetch = Callable[[int, int], bytes]
+#: ``fetch(start, end)`` returns the bytes of ``[start, end)`` as consecutive pieces.
+Fetch = Callable[[int, int], "list[bytes]"]
 
 
 class XetRangeReader(io.RawIOBase):
@@ -38,8 +39,9 @@ class XetRangeReader(io.RawIOBase):
         self._max_window = max(max_window, min_window)
         self._window = min_window
         self._pos = 0
-        self._buf = b""
-        self._buf_start = 0
+        # The current window as hf-xet returned it: (offset in the file, bytes) pieces.
+        self._pieces: list[tuple[int, bytes]] = []
+        self._window_end = 0
         #: Bytes obtained from the CAS so far (what a seek-then-read test measures).
         self.bytes_fetched = 0
         self.fetches = 0
@@ -80,33 +82,45 @@ class XetRangeReader(io.RawIOBase):
             return b""
         parts = []
         while self._pos < end:
-            offset = self._pos - self._buf_start
-            if not 0 <= offset < len(self._buf):
+            piece = self._piece_at(self._pos)
+            if piece is None:
                 self._fill(end - self._pos)
-                offset = 0
-            piece = self._buf[offset : offset + (end - self._pos)]
-            parts.append(piece)
-            self._pos += len(piece)
+                continue
+            start, data = piece
+            offset = self._pos - start
+            take = min(len(data) - offset, end - self._pos)
+            parts.append(data if offset == 0 and take == len(data) else data[offset : offset + take])
+            self._pos += take
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def readall(self) -> bytes:
         return self.read(-1)
 
+    def _piece_at(self, pos: int) -> tuple[int, bytes] | None:
+        for start, data in self._pieces:
+            if start <= pos < start + len(data):
+                return start, data
+        return None
+
     def _fill(self, wanted: int) -> None:
-        sequential = self._pos == self._buf_start + len(self._buf) and self.fetches > 0
+        sequential = self.fetches > 0 and self._pos == self._window_end
         self._window = min(self._window * 2, self._max_window) if sequential else self._min_window
         length = min(max(self._window, min(wanted, self._max_window)), self._size - self._pos)
-        self._buf = b""  # let the old window go before the new one arrives
-        data = self._fetch(self._pos, self._pos + length)
+        self._pieces = []  # let the old window go before the new one arrives
+        pieces = self._fetch(self._pos, self._pos + length)
         self.fetches += 1
-        self.bytes_fetched += len(data)
-        if not data:
+        offset = self._pos
+        for data in pieces:
+            if data:
+                self._pieces.append((offset, data))
+                offset += len(data)
+        self.bytes_fetched += offset - self._pos
+        self._window_end = offset
+        if offset == self._pos:
             raise OSError(f"the Xet CAS returned no bytes at offset {self._pos} of a {self._size}-byte file")
-        self._buf = data
-        self._buf_start = self._pos
 
     def close(self) -> None:
-        self._buf = b""
+        self._pieces = []
         super().close()
 
 
