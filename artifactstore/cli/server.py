@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -180,18 +178,13 @@ def _check_mlflow_scheme(store_uri: str) -> None:
 
 
 def _run(command: list[str]) -> int:
-    if shutil.which(command[0]) is None and not os.path.exists(command[0]):
+    """Become ``mlflow server``: signals (Ctrl-C, a supervisor's SIGTERM) then reach MLflow directly."""
+    if not os.path.exists(command[0]):
         raise CommandError(f"cannot run {command[0]!r}")
-    process = subprocess.Popen(command)
-    try:
-        return process.wait()
-    except KeyboardInterrupt:
-        process.terminate()
-        try:
-            return process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            return process.wait()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(command[0], command)
+    return 1  # pragma: no cover - execv does not return
 
 
 __all__ = ["build_mlflow_command", "default_store_uri", "server"]

@@ -127,6 +127,7 @@ def _resolved_artifact_uri(tracking_uri: str, artifact_uri: str) -> str:
 
 def log_concurrently(tracking_uri: str, experiment_id: str, *, runs: int = 2, files: int = 8) -> list[str]:
     """Two runs logging files at the same time; return their run ids."""
+    mlflow.set_tracking_uri(tracking_uri)
     client = MlflowClient(tracking_uri)
     run_ids = [client.create_run(experiment_id).info.run_id for _ in range(runs)]
     errors: list[BaseException] = []

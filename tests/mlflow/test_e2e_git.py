@@ -125,6 +125,7 @@ def test_trace_data_and_logged_models(git_env: GitEnv) -> None:
         return a + b
 
     assert add(2, 3) == 5
+    mlflow.flush_trace_async_logging()
     trace_id = mlflow.get_last_active_trace_id()
     assert trace_id is not None
     trace = mlflow.get_trace(trace_id)

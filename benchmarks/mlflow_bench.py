@@ -1,0 +1,327 @@
+"""MLflow proxied artifacts (issue 6): artifactstore backends against MLflow's built-in local
+``--artifacts-destination`` (a plain directory), measured in one run on one machine.
+
+    python benchmarks/mlflow_bench.py                         # git vs built-in, full sizes
+    python benchmarks/mlflow_bench.py --backends git,xet --repeat 3
+    python benchmarks/mlflow_bench.py --large-mib 256 --small-files 200   # quicker
+
+Each target gets a real ``mlflow server`` (MLflow's defaults: uvicorn, 4 workers; SQLite
+tracking store). Clients are separate processes using MLflow's public client
+(``MlflowClient.log_artifact`` / ``download_artifacts``), started and warmed before the clock
+starts. Workloads, each with 1 client and with 16 concurrent clients:
+
+* small: 500 files of 10 KiB, split evenly between the clients (files/s);
+* large up / down: 1 GiB in total, one file for 1 client, 16 files of 64 MiB for 16 clients
+  (MB/s, 1 MB = 10^6 bytes), with the peak RSS summed over the server's process tree,
+  sampled every 50 ms, and its idle RSS for reference.
+
+Every figure is the median of ``--repeat`` runs; ratios are artifactstore / built-in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+START_MARGIN = 2.0
+
+
+# ---------------------------------------------------------------------------- server
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _tree_rss(pgid: int) -> int:
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[2]) != pgid:  # field 5 (pgrp) of /proc/pid/stat
+                continue
+            with open(f"/proc/{entry}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+class Server:
+    def __init__(self, destination: str, workdir: Path) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false", PYTHONUNBUFFERED="1")
+        self._log = open(workdir / "server.log", "wb")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
+             "--backend-store-uri", f"sqlite:///{workdir}/mlflow.db", "--artifacts-destination", destination],
+            cwd=workdir, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + 300
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited; see {workdir / 'server.log'}")
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2):
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.3)
+        self._peak = 0
+        self._sampling = threading.Event()
+        self._stop = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.05):
+            if self._sampling.is_set():
+                self._peak = max(self._peak, _tree_rss(self.process.pid))
+
+    @contextlib.contextmanager
+    def peak_rss(self) -> Iterator[list[int]]:
+        out: list[int] = []
+        self._peak = _tree_rss(self.process.pid)
+        self._sampling.set()
+        try:
+            yield out
+        finally:
+            self._sampling.clear()
+            out.append(max(self._peak, _tree_rss(self.process.pid)))
+
+    def idle_rss(self) -> int:
+        return _tree_rss(self.process.pid)
+
+    def stop(self) -> None:
+        self._stop.set()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self._log.close()
+
+
+# ---------------------------------------------------------------------------- client processes
+_client = None
+
+
+def _init_client(url: str) -> None:
+    global _client
+    os.environ["MLFLOW_TRACKING_URI"] = url
+    from mlflow import MlflowClient
+
+    _client = MlflowClient(url)
+
+
+def _wait_until(start_at: float) -> None:
+    delay = start_at - time.time()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def _log_files(run_id: str, files: list[str], artifact_dir: str, start_at: float) -> float:
+    _wait_until(start_at)
+    assert _client is not None
+    for path in files:
+        _client.log_artifact(run_id, path, artifact_dir)
+    return time.time()
+
+
+def _download(run_id: str, artifact_path: str, dest: str, start_at: float) -> float:
+    _wait_until(start_at)
+    assert _client is not None
+    _client.download_artifacts(run_id, artifact_path, dest)
+    return time.time()
+
+
+def _warm(_: int) -> int:
+    return os.getpid()
+
+
+def _parallel(pool: ProcessPoolExecutor, fn, args_list) -> float:  # type: ignore[no-untyped-def]
+    start_at = time.time() + START_MARGIN
+    futures: list[Future[float]] = [pool.submit(fn, *args, start_at) for args in args_list]
+    ends = [f.result() for f in futures]
+    return max(ends) - start_at
+
+
+# ---------------------------------------------------------------------------- workloads
+@dataclass
+class Figures:
+    small: dict[int, list[float]] = field(default_factory=dict)
+    up: dict[int, list[float]] = field(default_factory=dict)
+    down: dict[int, list[float]] = field(default_factory=dict)
+    peak: dict[int, list[int]] = field(default_factory=dict)
+    idle: int = 0
+
+
+def _make_files(directory: Path, count: int, size: int) -> list[str]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        p = directory / f"f{i:05d}.bin"
+        with open(p, "wb") as f:
+            remaining = size
+            while remaining:
+                n = min(remaining, 8 * 1024 * 1024)
+                f.write(os.urandom(n))
+                remaining -= n
+        paths.append(str(p))
+    return paths
+
+
+def measure(name: str, destination: str, workdir: Path, pools: dict[int, ProcessPoolExecutor], args: argparse.Namespace,
+            inputs: Path) -> Figures:
+    from mlflow import MlflowClient
+
+    server = Server(destination, workdir)
+    figures = Figures(idle=server.idle_rss())
+    try:
+        client = MlflowClient(server.url)
+        experiment = client.create_experiment(f"bench-{name}")
+        for clients, pool in pools.items():
+            list(pool.map(_init_client, [server.url] * clients))
+            small_files = sorted(str(p) for p in (inputs / "small").iterdir())
+            large_files = sorted(str(p) for p in (inputs / f"large-{clients}").iterdir())
+            for r in range(args.repeat):
+                run_id = client.create_run(experiment).info.run_id
+                shares = [small_files[i::clients] for i in range(clients)]
+                wall = _parallel(pool, _log_files, [(run_id, share, f"small/c{i}") for i, share in enumerate(shares)])
+                figures.small.setdefault(clients, []).append(len(small_files) / wall)
+                total = sum(os.path.getsize(p) for p in large_files)
+                with server.peak_rss() as peak_up:
+                    wall = _parallel(pool, _log_files, [(run_id, [p], "large") for p in large_files])
+                figures.up.setdefault(clients, []).append(total / wall / 1e6)
+                dests = []
+                for i in range(clients):
+                    d = workdir / f"down-{clients}-{r}-{i}"
+                    d.mkdir()
+                    dests.append(d)
+                with server.peak_rss() as peak_down:
+                    wall = _parallel(
+                        pool, _download, [(run_id, f"large/{Path(p).name}", str(d)) for p, d in zip(large_files, dests)]
+                    )
+                figures.down.setdefault(clients, []).append(total / wall / 1e6)
+                figures.peak.setdefault(clients, []).append(max(peak_up[0], peak_down[0]))
+                for p, d in zip(large_files, dests):
+                    got = d / "large" / Path(p).name
+                    if got.stat().st_size != os.path.getsize(p):
+                        raise RuntimeError(f"{name}: downloaded {got} has the wrong size")
+                    shutil.rmtree(d)
+                print(
+                    f"  {name} clients={clients} repeat={r + 1}: small {figures.small[clients][-1]:.0f} files/s, "
+                    f"up {figures.up[clients][-1]:.0f} MB/s, down {figures.down[clients][-1]:.0f} MB/s, "
+                    f"peak {figures.peak[clients][-1] / 2**20:.0f} MiB",
+                    file=sys.stderr,
+                )
+    finally:
+        server.stop()
+    return figures
+
+
+def _med(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def table(results: dict[str, Figures], baseline: str = "built-in") -> str:
+    base = results[baseline]
+    lines = [
+        "| target | clients | small files/s | ratio | 1 GiB up MB/s | ratio | 1 GiB down MB/s | ratio "
+        "| server peak RSS MiB (idle) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, fig in results.items():
+        for clients in sorted(fig.small):
+            s, u, d = _med(fig.small[clients]), _med(fig.up[clients]), _med(fig.down[clients])
+            bs, bu, bd = _med(base.small[clients]), _med(base.up[clients]), _med(base.down[clients])
+            peak = max(fig.peak[clients]) / 2**20
+            lines.append(
+                f"| {name} | {clients} | {s:.0f} | {s / bs:.2f}x | {u:.0f} | {u / bu:.2f}x | {d:.0f} | {d / bd:.2f}x "
+                f"| {peak:.0f} ({fig.idle / 2**20:.0f}) |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backends", default="git", help="comma-separated artifactstore backends (default: git)")
+    parser.add_argument("--clients", default="1,16")
+    parser.add_argument("--small-files", type=int, default=500)
+    parser.add_argument("--small-kib", type=int, default=10)
+    parser.add_argument("--large-mib", type=int, default=1024)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", type=Path, help="also write the table to this Markdown file")
+    args = parser.parse_args()
+    clients = [int(c) for c in args.clients.split(",")]
+
+    root = Path(tempfile.mkdtemp(prefix="mlflow-bench-"))
+    ctx = mp.get_context("spawn")
+    pools = {n: ProcessPoolExecutor(max_workers=n, mp_context=ctx) for n in clients}
+    try:
+        inputs = root / "inputs"
+        _make_files(inputs / "small", args.small_files, args.small_kib * 1024)
+        for n in clients:
+            _make_files(inputs / f"large-{n}", n, args.large_mib * 1024 * 1024 // n)
+        for n, pool in pools.items():
+            list(pool.map(_warm, range(n)))
+
+        import artifactstore
+
+        targets: dict[str, str] = {"built-in": str(root / "builtin-artifacts")}
+        for backend in args.backends.split(","):
+            uri = f"artifactstore+{backend}://{root / (backend + '-store')}"
+            artifactstore.open(uri, create=True).close()
+            targets[f"artifactstore {backend}"] = uri
+        results: dict[str, Figures] = {}
+        for name, destination in targets.items():
+            workdir = root / name.replace(" ", "-")
+            workdir.mkdir()
+            print(f"measuring {name} ({destination})", file=sys.stderr)
+            results[name] = measure(name, destination, workdir, pools, args, inputs)
+            shutil.rmtree(workdir, ignore_errors=True)
+            if destination.startswith("/"):
+                shutil.rmtree(destination, ignore_errors=True)
+        output = (
+            f"MLflow proxied artifacts, {args.small_files} x {args.small_kib} KiB and {args.large_mib} MiB, "
+            f"median of {args.repeat}, {os.cpu_count()} CPUs\n\n" + table(results)
+        )
+        print(output)
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(output + "\n")
+    finally:
+        for pool in pools.values():
+            pool.shutdown(cancel_futures=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
