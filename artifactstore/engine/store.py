@@ -205,13 +205,15 @@ class EngineStore(ArtifactStore):
     ) -> Commit:
         branch = validate_ref_name(branch or self.default_branch)
         ops_in = list(changes)
+        wanted = _changes_by_path(ops_in)  # paths first: a bad path is named before anything else
         author_line = _author(author)
         text = _message(message, ops_in)
         expected = _expected_head(expect_head)
-        wanted = _changes_by_path(ops_in)
         ref = HEADS + branch
 
         head = self.refs.get(ref)
+        if head is None and self.refs.get(TAGS + branch) is not None:
+            raise AlreadyExists(f"a tag named {branch!r} exists; commit to a branch with another name")
         if expected is not None and head != (expected.encode() or None):
             raise HeadMoved(f"branch {branch!r} is at {_short(head)}, not at expected {expect_head!r}")
         # Check every path against the current tree before any byte is stored.
