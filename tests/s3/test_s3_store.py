@@ -207,3 +207,20 @@ def test_endpoint_ignoring_conditional_writes_is_refused(fault_proxy, s3_uri: st
     assert single.read_bytes("a.txt") == b"x"
     assert [c.message for c in single.log()] == ["put b.txt", "put a.txt"]
     assert fault_proxy.control("stats")["stripped"]
+
+
+def test_concurrent_creates_of_one_ref_have_exactly_one_winner(s3_uri: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    stores = [artifactstore.open(s3_uri) for _ in range(8)]
+    names = [f"refs/heads/race-{n}" for n in range(10)]
+
+    def attempt(args: tuple[int, str]) -> bool:
+        worker, name = args
+        value = f"{worker:040x}".encode()
+        return stores[worker].refs.compare_and_swap(name, None, value)  # type: ignore[attr-defined]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(attempt, [(w, name) for name in names for w in range(8)]))
+    wins = [sum(results[i * 8 : (i + 1) * 8]) for i in range(len(names))]
+    assert wins == [1] * len(names)
