@@ -38,6 +38,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 START_MARGIN = 2.0
 
@@ -84,9 +85,8 @@ class Server:
         while True:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited; see {workdir / 'server.log'}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{self.url}/health", timeout=2):
-                    break
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"{self.url}/health", timeout=2):
+                break
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not start")
             time.sleep(0.3)
@@ -155,22 +155,22 @@ def _log_files(run_id: str, files: list[str], artifact_dir: str, start_at: float
     return time.time()
 
 
-def _download(run_id: str, artifact_path: str, dest: str, start_at: float) -> float:
+def _download(run_id: str, artifact_path: str, dest: str, start_at: float) -> tuple[float, int]:
     _wait_until(start_at)
     assert _client is not None
-    _client.download_artifacts(run_id, artifact_path, dest)
-    return time.time()
+    local = _client.download_artifacts(run_id, artifact_path, dest)
+    return time.time(), os.path.getsize(local)
 
 
 def _warm(_: int) -> int:
     return os.getpid()
 
 
-def _parallel(pool: ProcessPoolExecutor, fn, args_list) -> float:  # type: ignore[no-untyped-def]
+def _parallel(pool: ProcessPoolExecutor, fn, args_list):  # type: ignore[no-untyped-def]
     start_at = time.time() + START_MARGIN
-    futures: list[Future[float]] = [pool.submit(fn, *args, start_at) for args in args_list]
+    futures: list[Future[Any]] = [pool.submit(fn, *args, start_at) for args in args_list]  # type: ignore[call-arg]
     ends = [f.result() for f in futures]
-    return max(ends) - start_at
+    return max(e if isinstance(e, float) else e[0] for e in ends) - start_at, ends
 
 
 # ---------------------------------------------------------------------------- workloads
@@ -214,11 +214,11 @@ def measure(name: str, destination: str, workdir: Path, pools: dict[int, Process
             for r in range(args.repeat):
                 run_id = client.create_run(experiment).info.run_id
                 shares = [small_files[i::clients] for i in range(clients)]
-                wall = _parallel(pool, _log_files, [(run_id, share, f"small/c{i}") for i, share in enumerate(shares)])
+                wall, _ = _parallel(pool, _log_files, [(run_id, share, f"small/c{i}") for i, share in enumerate(shares)])
                 figures.small.setdefault(clients, []).append(len(small_files) / wall)
                 total = sum(os.path.getsize(p) for p in large_files)
                 with server.peak_rss() as peak_up:
-                    wall = _parallel(pool, _log_files, [(run_id, [p], "large") for p in large_files])
+                    wall, _ = _parallel(pool, _log_files, [(run_id, [p], "large") for p in large_files])
                 figures.up.setdefault(clients, []).append(total / wall / 1e6)
                 dests = []
                 for i in range(clients):
@@ -226,15 +226,13 @@ def measure(name: str, destination: str, workdir: Path, pools: dict[int, Process
                     d.mkdir()
                     dests.append(d)
                 with server.peak_rss() as peak_down:
-                    wall = _parallel(
-                        pool, _download, [(run_id, f"large/{Path(p).name}", str(d)) for p, d in zip(large_files, dests)]
-                    )
+                    jobs = [(run_id, f"large/{Path(p).name}", str(d)) for p, d in zip(large_files, dests, strict=True)]
+                    wall, done = _parallel(pool, _download, jobs)
                 figures.down.setdefault(clients, []).append(total / wall / 1e6)
                 figures.peak.setdefault(clients, []).append(max(peak_up[0], peak_down[0]))
-                for p, d in zip(large_files, dests):
-                    got = d / "large" / Path(p).name
-                    if got.stat().st_size != os.path.getsize(p):
-                        raise RuntimeError(f"{name}: downloaded {got} has the wrong size")
+                if [size for _, size in done] != [os.path.getsize(p) for p in large_files]:
+                    raise RuntimeError(f"{name}: a downloaded file has the wrong size")
+                for d in dests:
                     shutil.rmtree(d)
                 print(
                     f"  {name} clients={clients} repeat={r + 1}: small {figures.small[clients][-1]:.0f} files/s, "
