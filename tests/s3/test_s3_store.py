@@ -224,3 +224,16 @@ def test_concurrent_creates_of_one_ref_have_exactly_one_winner(s3_uri: str) -> N
         results = list(pool.map(attempt, [(w, name) for name in names for w in range(8)]))
     wins = [sum(results[i * 8 : (i + 1) * 8]) for i in range(len(names))]
     assert wins == [1] * len(names)
+
+
+def test_fsck_checks_the_bucket_not_the_local_cache(s3_store: S3Store) -> None:
+    commit = s3_store.put_bytes("f.txt", b"precious")
+    blob = next(e for e in s3_store.list() if e.path == "f.txt")
+    assert blob and s3_store.read_bytes("f.txt") == b"precious"  # now cached locally
+    # Corrupt the commit object in the bucket only, leaving the good copy in the cache.
+    key = s3_store.object_port.key(commit.id.encode())
+    s3_store.conn.client.put_object(Bucket=s3_store.conn.bucket, Key=key, Body=b"x\x9c garbage")
+    report = s3_store.fsck()
+    assert not report.ok
+    assert any(commit.id in problem for problem in report.problems)
+    assert s3_store.object_port.cache is not None  # restored afterwards

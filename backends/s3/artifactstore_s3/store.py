@@ -12,7 +12,7 @@ from typing import Any
 from artifactstore.engine import EngineStore
 from artifactstore.errors import InvalidInput, InvalidURI, NotFound
 from artifactstore.validation import validate_ref_name
-from artifactstore.values import Commit, Operation
+from artifactstore.values import Commit, FsckReport, Operation
 
 from .cache import ObjectCache
 from .connection import CONFIG_NAME, FORMAT, S3Connection, error_code, is_missing, is_precondition_failed
@@ -177,6 +177,19 @@ class S3Store(EngineStore):
     def merge(self, source: str, *, into: str | None = None, message: str | None = None) -> Commit:
         self._check_ref("refs/heads/", into or self.default_branch)
         return super().merge(source, into=into, message=message)
+
+    def fsck(self) -> FsckReport:
+        """Re-hash every reachable object and file *as stored in the bucket*.
+
+        The local object cache is bypassed (and the engine's verified-object cache dropped),
+        so a corrupted object in S3 is found even when a good copy is cached here.
+        """
+        cache, self.object_port.cache = self.object_port.cache, None
+        self.reader = type(self.reader)(self.objects)
+        try:
+            return super().fsck()
+        finally:
+            self.object_port.cache = cache
 
     # ------------------------------------------------------------------ plugin side
     @classmethod
