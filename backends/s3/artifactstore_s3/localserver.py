@@ -51,7 +51,10 @@ class LocalS3Server:
         line = _readline_with_timeout(self.process.stdout, self.startup_timeout)
         if not line.startswith(b"READY "):
             self.stop()
-            raise RuntimeError(f"local S3 server did not start (said {line!r}); is moto[server] installed?")
+            raise RuntimeError(
+                f"the local S3 server did not start (it said {line!r}); it needs moto's server: "
+                "pip install 'artifactstore-s3[test]' (or 'moto[server]')"
+            )
         self.port = int(line.split()[1])
         log.debug("local S3 server listening on %s", self.endpoint_url)
         return self
