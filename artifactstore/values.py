@@ -35,9 +35,10 @@ class Entry:
 class Commit:
     """One commit. ``time`` is timezone-aware. ``parents`` is empty for a root commit.
 
-    ``logical_bytes`` is the size of the file content the commit wrote and ``new_bytes``
-    how much of it the content store did not already hold (both ``None`` when the commit
-    wrote no file content, e.g. a pure delete or a merge).
+    ``logical_bytes`` is the size of every file the commit wrote and ``new_bytes`` how much
+    of it the store did not already hold (a file stored before, under any path, adds 0; on
+    xet only new chunks count). Both are ``None`` when the commit wrote no file, e.g. a pure
+    delete or a merge.
     """
 
     id: str

@@ -281,6 +281,11 @@ class EngineStore(ArtifactStore):
         return new_root if new_root is not None else ops.empty_tree()
 
     def _stage_content(self, wanted: dict[str, Operation]) -> tuple[dict[str, TreeItem | None], int | None, int]:
+        """Store every put's bytes; return tree items, logical bytes written and how many were new.
+
+        Logical bytes count every file the commit writes (``None`` for a commit of deletes
+        only); new bytes count what neither the content store nor the object store held.
+        """
         items: dict[str, TreeItem | None] = {}
         logical: int | None = None
         new = 0
@@ -295,6 +300,11 @@ class EngineStore(ArtifactStore):
             if info is not None:
                 logical = (logical or 0) + info.size
                 new += info.new_bytes
+            else:
+                size = blob.raw_length()
+                logical = (logical or 0) + size
+                if not self.objects.contains(blob.id):
+                    new += size
         self.reader.write(blobs)
         return items, logical, new
 
