@@ -31,7 +31,9 @@ _counter = itertools.count()
 class S3ConformanceTarget(ConformanceTarget):
     """Fresh prefixes in one bucket of a local server (or of the bucket ``--uri`` names)."""
 
-    def __init__(self) -> None:
+    def __init__(self, server: LocalS3Server | None = None) -> None:
+        """``server``: an already running server (with boto3 pointed at it) to use instead of starting one."""
+        self._external = server
         self._server: LocalS3Server | None = None
         self._env: contextlib.ExitStack | None = None
 
@@ -43,6 +45,9 @@ class S3ConformanceTarget(ConformanceTarget):
             self.stop_server()
 
     def start_server(self) -> LocalS3Server:
+        if self._external is not None:
+            self._external.create_bucket(BUCKET)
+            return self._external
         if self._server is None:
             server = LocalS3Server().start()
             self._env = contextlib.ExitStack()
