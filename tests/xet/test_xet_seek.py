@@ -70,5 +70,6 @@ def test_sequential_read_memory_stays_bounded(store: XetStore, tmp_path: Path) -
     finally:
         tracemalloc.stop()
     assert digest.hexdigest() == hashlib.sha256(data).hexdigest()
-    # one read window (4 MiB here) plus the caller's 1 MiB chunks; never two windows, nor the file
-    assert peak < 7 * MIB, peak
+    # the window being read and the one prefetched (4 MiB each here) plus the caller's 1 MiB
+    # chunks: never the 48 MiB file
+    assert peak < 11 * MIB, peak

@@ -153,7 +153,10 @@ class XetContentPort(ContentPort):
                 # another process open it, so this happens before the lock is released.
                 del upload
             info = _content_info(meta)
-            if self.fsync and local is not None:
+            known = self.index.get(info.sha256)
+            repeat = known is not None and known.xet_hash == info.extra[XET_HASH_KEY] and info.new_bytes == 0
+            # A repeated upload adds only a redundant shard: the first one was made durable.
+            if self.fsync and local is not None and not repeat:
                 _make_durable(local, since=started)
             self.index.put(info.sha256, info.extra[XET_HASH_KEY], info.size, info.new_bytes)
         log.debug("stored %s (%d bytes, %d new) in the Xet CAS", info.sha256, info.size, info.new_bytes)

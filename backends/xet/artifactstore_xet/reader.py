@@ -3,14 +3,18 @@
 Each fetch asks ``XetDownloadStreamGroup.download_stream(info, start, end)`` for one window,
 so a ``seek()`` followed by a short read reconstructs only the chunks around that range
 (hf-xet reads just the xorb byte ranges those chunks live in). Sequential reading doubles the
-window up to ``max_window``, which bounds memory; the CAS lock is held per window, never
-while the caller holds the stream open.
+window up to ``max_window``, and while the caller consumes one window (the engine hashes it)
+the next one is fetched in the background, so at most two windows are in memory. The CAS
+lock is held per window, never while the caller holds the stream open.
 """
 
 from __future__ import annotations
 
 import io
+import os
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 #: First window after opening or seeking: small, so random access stays cheap.
 MIN_WINDOW = 256 * 1024
@@ -19,6 +23,21 @@ MAX_WINDOW = 16 * 1024 * 1024
 
 #: ``fetch(start, end)`` returns the bytes of ``[start, end)`` as consecutive pieces.
 Fetch = Callable[[int, int], "list[bytes]"]
+
+
+_executor: ThreadPoolExecutor | None = None
+_executor_pid = -1
+_executor_guard = threading.Lock()
+
+
+def _prefetcher() -> ThreadPoolExecutor:
+    """Threads that fetch the next window of sequential readers (one pool per process)."""
+    global _executor, _executor_pid
+    with _executor_guard:
+        if _executor is None or _executor_pid != os.getpid():
+            _executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="xet-prefetch")
+            _executor_pid = os.getpid()
+        return _executor
 
 
 class XetRangeReader(io.RawIOBase):
@@ -31,8 +50,11 @@ class XetRangeReader(io.RawIOBase):
         *,
         min_window: int = MIN_WINDOW,
         max_window: int = MAX_WINDOW,
+        prefetch: bool = True,
     ) -> None:
         super().__init__()
+        self._prefetch = prefetch
+        self._ahead: tuple[int, int, Future[list[bytes]]] | None = None
         self._fetch = fetch
         self._size = size
         self._min_window = min_window
@@ -107,7 +129,14 @@ class XetRangeReader(io.RawIOBase):
         self._window = min(self._window * 2, self._max_window) if sequential else self._min_window
         length = min(max(self._window, min(wanted, self._max_window)), self._size - self._pos)
         self._pieces = []  # let the old window go before the new one arrives
-        pieces = self._fetch(self._pos, self._pos + length)
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] == self._pos:
+            length = ahead[1] - ahead[0]
+            pieces = ahead[2].result()
+        else:
+            if ahead is not None:
+                ahead[2].cancel()  # a seek elsewhere: the prefetched window is not needed
+            pieces = self._fetch(self._pos, self._pos + length)
         self.fetches += 1
         offset = self._pos
         for data in pieces:
@@ -118,9 +147,15 @@ class XetRangeReader(io.RawIOBase):
         self._window_end = offset
         if offset == self._pos:
             raise OSError(f"the Xet CAS returned no bytes at offset {self._pos} of a {self._size}-byte file")
+        if self._prefetch and sequential and offset < self._size:
+            end = min(self._size, offset + min(self._window * 2, self._max_window))
+            self._ahead = (offset, end, _prefetcher().submit(self._fetch, offset, end))
 
     def close(self) -> None:
         self._pieces = []
+        if self._ahead is not None:
+            self._ahead[2].cancel()
+            self._ahead = None
         super().close()
 
 
