@@ -6,9 +6,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from artifactstore_xet.cas_lock import cas_lock
 
 from artifactstore.errors import LockTimeout
-from artifactstore_xet.cas_lock import cas_lock
 
 from .conftest import python_child
 
@@ -67,7 +67,6 @@ def test_threads_of_one_process_share_the_lock_and_an_exclusive_hold_waits(tmp_p
         for t in threads:
             t.join(30)
     assert not errors
-    with lock.hold(timeout=30, exclusive=True):
-        with pytest.raises(LockTimeout):
-            with lock.hold(timeout=0.2):  # nor may a transfer start during the rebuild
-                pass
+    # nor may a transfer start during the rebuild
+    with lock.hold(timeout=30, exclusive=True), pytest.raises(LockTimeout), lock.hold(timeout=0.2):
+        pass
