@@ -79,19 +79,29 @@ def test_stored_bytes_measures_the_cas_on_disk(store: XetStore) -> None:
     assert on_disk > MIB
 
 
+def _xorbs(store: XetStore) -> set[str]:
+    root = store.content_port.embedded_dir
+    return {p.name for p in root.rglob("xorbs/xorbs/*") if not p.name.endswith(".tagset")}
+
+
 def test_gc_rebuild_reclaims_unreachable_content_and_keeps_the_rest(store: XetStore) -> None:
     keep = os.urandom(2 * MIB)
+    also = os.urandom(MIB)
     drop = os.urandom(3 * MIB)
     store.put_bytes("keep.bin", keep)
+    store.put_bytes("also.bin", also)
     store.create_branch("tmp")
     store.put_bytes("drop.bin", drop, branch="tmp")
-    before = store.content_port.stored_bytes()
+    before, xorbs_before = store.content_port.stored_bytes(), _xorbs(store)
     store.delete_branch("tmp")
     report = store.gc(grace_seconds=0)
     assert report.content_removed == 1
     after = store.content_port.stored_bytes()
     assert after < before - 2.5 * MIB
+    # the kept files were repacked into new xorbs; their pointers (Xet hashes) still resolve
+    assert not _xorbs(store) & xorbs_before
     assert store.read_bytes("keep.bin") == keep
+    assert store.read_bytes("also.bin") == also
     assert store.fsck().ok
     assert not store.content_port.embedded_dir.with_name("cas.old").exists()
 

@@ -269,7 +269,10 @@ class XetContentPort(ContentPort):
     def _recover_interrupted_rebuild(self) -> None:
         if not self.rebuildable or not self.directory.is_dir():
             return
-        from .rebuild import recover
+        from .rebuild import interrupted, recover
+
+        if not interrupted(self.embedded_dir):
+            return  # the usual case: no lock taken just to open a store
 
         with self._hold(exclusive=True):
             recover(self.embedded_dir)

@@ -37,6 +37,11 @@ def _siblings(cas: Path) -> tuple[Path, Path]:
     return cas.with_name(cas.name + ".rebuild"), cas.with_name(cas.name + ".old")
 
 
+def interrupted(cas: Path) -> bool:
+    """True when a gc rebuild left its traces (checked again under the lock by :func:`recover`)."""
+    return any(p.exists() for p in _siblings(cas))
+
+
 def recover(cas: Path) -> None:
     """Finish or undo a swap that a crash interrupted."""
     building, old = _siblings(cas)
@@ -101,4 +106,4 @@ def _size(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) if root.exists() else 0
 
 
-__all__ = ["rebuild_cas", "recover"]
+__all__ = ["interrupted", "rebuild_cas", "recover"]
