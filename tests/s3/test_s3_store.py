@@ -237,3 +237,21 @@ def test_fsck_checks_the_bucket_not_the_local_cache(s3_store: S3Store) -> None:
     assert not report.ok
     assert any(commit.id in problem for problem in report.problems)
     assert s3_store.object_port.cache is not None  # restored afterwards
+
+
+def test_registered_conformance_target_runs_its_own_server(tmp_path: Path) -> None:
+    from artifactstore.registry import get_registry
+
+    target = get_registry().conformance_target("s3")
+    before = os.environ.get("AWS_ENDPOINT_URL")
+    with target.session():
+        uri = target.new_store_uri(tmp_path)
+        server = target._server  # type: ignore[attr-defined]
+        assert server is not None and server.process.poll() is None
+        assert os.environ["AWS_ENDPOINT_URL"] == server.endpoint_url
+        store = artifactstore.open(uri)
+        sha = store.put_bytes("x.bin", os.urandom(300 * 1024)).id
+        assert store.resolve() == sha
+        process = server.process
+    assert process.poll() is not None  # stopped with the session
+    assert os.environ.get("AWS_ENDPOINT_URL") == before
