@@ -85,10 +85,13 @@ def servers(targets, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
 
 
 @pytest.mark.parametrize("backend", PERSISTENT)
-def test_sixteen_clients_four_workers_lose_nothing(backend, servers, fault_table) -> None:
+def test_sixteen_clients_four_workers_lose_nothing(backend, servers, fault_table, monkeypatch) -> None:
     from mlflow import MlflowClient
 
     store_uri, url, tmp = servers[backend]
+    # Anything in MLflow that falls back to the default tracking URI must reach this server,
+    # not create ./mlflow.db in the working directory.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
     experiment_id = MlflowClient(tracking_uri=url).create_experiment(f"concurrency-{backend}")
     work = tmp / f"clients-{backend}"
     with ThreadPoolExecutor(CLIENTS) as pool:
