@@ -8,7 +8,7 @@ from artifactstore_s3.conformance import S3ConformanceTarget
 from artifactstore_s3.localserver import LocalS3Server
 
 
-class TestS3Conformance(BackendSuite):
+class TestS3Conformance(BackendSuite):  # type: ignore[misc]
     backend_name = "s3"
 
     @pytest.fixture

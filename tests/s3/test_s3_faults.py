@@ -19,7 +19,7 @@ from artifactstore_s3.localserver import LocalS3Server, environment
 
 import artifactstore
 
-from .conftest import BUCKET, make_file
+from .conftest import BUCKET, FaultProxy, make_file
 
 MiB = 1024 * 1024
 
@@ -79,7 +79,7 @@ def test_server_restarted_in_the_middle_of_a_large_upload(tmp_path: Path) -> Non
         server.stop()
 
 
-def test_slowdown_503s_are_retried_until_the_write_succeeds(fault_proxy, s3_uri: str, tmp_path: Path) -> None:
+def test_slowdown_503s_are_retried_until_the_write_succeeds(fault_proxy: FaultProxy, s3_uri: str, tmp_path: Path) -> None:
     store = artifactstore.open(s3_uri, endpoint_url=fault_proxy.endpoint_url, part_size=5 * MiB)
     first = store.put_bytes("before.txt", b"ok")
     fault_proxy.control("slowdown", count=6)
@@ -94,7 +94,7 @@ def test_slowdown_503s_are_retried_until_the_write_succeeds(fault_proxy, s3_uri:
     assert fresh.read_bytes("big.bin") == big.read_bytes()
 
 
-def test_slowdown_longer_than_the_retry_budget_fails_cleanly(fault_proxy, s3_uri: str) -> None:
+def test_slowdown_longer_than_the_retry_budget_fails_cleanly(fault_proxy: FaultProxy, s3_uri: str) -> None:
     store = artifactstore.open(s3_uri, endpoint_url=fault_proxy.endpoint_url, retry_seconds=1)
     first = store.put_bytes("before.txt", b"ok")
     fault_proxy.control("slowdown", count=10_000)
@@ -106,7 +106,7 @@ def test_slowdown_longer_than_the_retry_budget_fails_cleanly(fault_proxy, s3_uri
     assert [c.id for c in store.log()] == [retried.id, first.id]
 
 
-def test_lost_response_to_a_ref_swap_is_resolved_by_rereading(fault_proxy, s3_uri: str) -> None:
+def test_lost_response_to_a_ref_swap_is_resolved_by_rereading(fault_proxy: FaultProxy, s3_uri: str) -> None:
     store = artifactstore.open(s3_uri, endpoint_url=fault_proxy.endpoint_url)
     first = store.put_bytes("a.txt", b"1")
     # The swap reaches the server and succeeds, but its answer never comes back.

@@ -15,7 +15,7 @@ from artifactstore_s3.refs import S3RefPort
 import artifactstore
 from artifactstore.errors import InvalidInput, InvalidURI, NotFound, WriteRefused
 
-from .conftest import BUCKET, make_file
+from .conftest import BUCKET, FaultProxy, make_file
 
 A = b"a" * 40
 B = b"b" * 40
@@ -181,7 +181,9 @@ def test_mlflow_style_paths_resolve_to_the_store(s3_store: S3Store) -> None:
     assert branch_store.uri == f"{uri}@exp%2F1" and path == "deep/dir"
 
 
-def test_secrets_never_appear_in_logs_or_errors(s3_server: object, monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+def test_secrets_never_appear_in_logs_or_errors(
+    s3_server: object, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     secret = "SECRETvalue-do-not-log-4c1f"
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
     caplog.set_level(logging.DEBUG)
@@ -194,7 +196,7 @@ def test_secrets_never_appear_in_logs_or_errors(s3_server: object, monkeypatch: 
     assert secret not in caplog.text
 
 
-def test_endpoint_ignoring_conditional_writes_is_refused(fault_proxy, s3_uri: str) -> None:
+def test_endpoint_ignoring_conditional_writes_is_refused(fault_proxy: FaultProxy, s3_uri: str) -> None:
     fault_proxy.control("strip-conditions", on=1)
     store = artifactstore.open(s3_uri, endpoint_url=fault_proxy.endpoint_url)
     with pytest.raises(WriteRefused, match="allow_unconditional_writes=true"):
@@ -218,7 +220,7 @@ def test_concurrent_creates_of_one_ref_have_exactly_one_winner(s3_uri: str) -> N
     def attempt(args: tuple[int, str]) -> bool:
         worker, name = args
         value = f"{worker:040x}".encode()
-        return stores[worker].refs.compare_and_swap(name, None, value)  # type: ignore[attr-defined]
+        return bool(stores[worker].refs.compare_and_swap(name, None, value))  # type: ignore[attr-defined]
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(attempt, [(w, name) for name in names for w in range(8)]))
