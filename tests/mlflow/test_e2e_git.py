@@ -137,7 +137,9 @@ def test_trace_data_and_logged_models(git_env: GitEnv) -> None:
     repo.upload_trace_data('{"spans": [], "request_metadata": {}}')
     assert repo.download_trace_data() == {"spans": [], "request_metadata": {}}
     messages = checks.first_lines(scenarios.history(git_env.store_uri, f"{experiment}/traces/{trace_id}/artifacts"))
-    assert messages == [f"mlflow: log traces.json (experiment {experiment}, trace {trace_id})"]
+    # MLflow may have stored the spans there itself first; every write is a commit naming the trace
+    assert set(messages) == {f"mlflow: log traces.json (experiment {experiment}, trace {trace_id})"}
+    assert 1 <= len(messages) <= 2
 
     # A LoggedModel created on its own (no run) keeps its artifacts under models/<id>/artifacts.
     model = mlflow.initialize_logged_model(name="standalone", experiment_id=experiment)
