@@ -22,7 +22,6 @@ How this port differs from a plain content store:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import shutil
@@ -284,24 +283,20 @@ def _upload_path(upload: Any, local_path: str) -> Any:
 
 
 def _upload_stream(upload: Any, stream: BinaryIO) -> Any:
-    sha = hashlib.sha256()
+    # hf-xet computes the SHA-256 on its own threads while it chunks; hashing here as
+    # well would put a second pass on the caller's thread.
     channel = upload.start_upload_stream()
     try:
         while True:
             chunk = stream.read(UPLOAD_CHUNK)
             if not chunk:
                 break
-            sha.update(chunk)
             channel.write(chunk)
-        meta = channel.finish()
+        return channel.finish()
     except BaseException:
         with contextlib.suppress(Exception):
             channel.abort()
         raise
-    reported = meta.xet_info.sha256
-    if reported and reported != sha.hexdigest():
-        raise IntegrityError(f"hf-xet hashed the uploaded stream to {reported}, but its bytes hash to {sha.hexdigest()}")
-    return meta
 
 
 def _content_info(meta: Any) -> ContentInfo:
