@@ -277,6 +277,10 @@ def main() -> None:
     parser.add_argument("--large-mib", type=int, default=1024)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path, help="also write the table to this Markdown file")
+    parser.add_argument(
+        "--git-nofsync", action="store_true",
+        help="also measure a git store with fsync=false (a named store), to show what durability costs",
+    )
     args = parser.parse_args()
     clients = [int(c) for c in args.clients.split(",")]
 
@@ -298,6 +302,15 @@ def main() -> None:
             uri = f"artifactstore+{backend}://{root / (backend + '-store')}"
             artifactstore.open(uri, create=True).close()
             targets[f"artifactstore {backend}"] = uri
+        if args.git_nofsync:
+            config = root / "config.toml"
+            location = root / "git-nofsync-store"
+            config.write_text(
+                f'[stores.bench-nofsync]\nuri = "artifactstore+git://{location}"\noptions = {{ fsync = false }}\n'
+            )
+            os.environ["ARTIFACTSTORE_CONFIG"] = str(config)  # inherited by the servers
+            artifactstore.open(f"artifactstore+git://{location}", create=True).close()
+            targets["artifactstore git, fsync off"] = "artifactstore://bench-nofsync"
         results: dict[str, Figures] = {}
         for name, destination in targets.items():
             workdir = root / name.replace(" ", "-")
