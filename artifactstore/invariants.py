@@ -145,9 +145,7 @@ def _check_tree(store: ArtifactStore, head: str, report: InvariantReport, *, rea
             _check_read(store, head, entry.path, entry.size, entry.sha256, report)
 
 
-def _check_read(
-    store: ArtifactStore, head: str, path: str, size: int | None, sha256: str | None, report: InvariantReport
-) -> None:
+def _check_read(store: ArtifactStore, head: str, path: str, size: int | None, sha256: str | None, report: InvariantReport) -> None:
     digest = hashlib.sha256()
     length = 0
     try:

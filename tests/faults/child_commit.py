@@ -47,7 +47,7 @@ def main() -> int:
 
         def limited_swap(name: str, old: bytes | None, new: bytes | None) -> bool:
             set_fsize_limit(limit)
-            return swap(name, old, new)
+            return bool(swap(name, old, new))
 
         port.compare_and_swap = limited_swap
     elif limit is not None:

@@ -106,9 +106,7 @@ def run_child(
         opts.setdefault("part_size", 5 * 1024 * 1024)
         opts.setdefault("retry_seconds", 5)
     spec = {"uri": uri, "options": opts, "puts": puts, "fsize_limit": fsize_limit, "limit_at": limit_at, "repeat": repeat}
-    proc = subprocess.run(
-        [sys.executable, str(CHILD), json.dumps(spec)], env=env, capture_output=True, text=True, timeout=timeout
-    )
+    proc = subprocess.run([sys.executable, str(CHILD), json.dumps(spec)], env=env, capture_output=True, text=True, timeout=timeout)
     acked = [line.split()[1] for line in proc.stdout.splitlines() if line.startswith("ACK ")]
     return ChildResult(proc.returncode, acked, proc.stdout, proc.stderr)
 

@@ -14,14 +14,16 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from artifactstore.conformance_target import ConformanceTarget
 from artifactstore.errors import IntegrityError, NotFound
 from artifactstore.invariants import check_invariants
 from artifactstore.values import Put
 
-from .conftest import INLINE, PERSISTENT, open_store
+from .conftest import INLINE, PERSISTENT, FaultTable, open_store
 
 SCENARIOS = (
     "flip-content",
@@ -58,7 +60,7 @@ def blob_id(data: bytes) -> str:
 class Storage:
     """Raw access to one store's objects and content, below the API."""
 
-    def __init__(self, store, backend: str) -> None:
+    def __init__(self, store: Any, backend: str) -> None:
         self.store, self.backend = store, backend
 
     # ---- objects: git loose files (git, xet) or bucket keys (s3), stored zlib-compressed
@@ -68,7 +70,7 @@ class Storage:
     def get_object(self, oid: str) -> bytes:
         if self.backend == "s3":
             conn = self.store.conn
-            return conn.client.get_object(Bucket=conn.bucket, Key=self.store.object_port.key(oid.encode()))["Body"].read()
+            return bytes(conn.client.get_object(Bucket=conn.bucket, Key=self.store.object_port.key(oid.encode()))["Body"].read())
         return self._object_path(oid).read_bytes()
 
     def put_object(self, oid: str, raw: bytes) -> None:
@@ -90,7 +92,7 @@ class Storage:
     def get_content(self, sha256: str) -> bytes:
         if self.backend == "s3":
             conn = self.store.conn
-            return conn.client.get_object(Bucket=conn.bucket, Key=self.store.content_port.key(sha256))["Body"].read()
+            return bytes(conn.client.get_object(Bucket=conn.bucket, Key=self.store.content_port.key(sha256))["Body"].read())
         return self.content_files(sha256)[0].read_bytes()
 
     def put_content(self, sha256: str, data: bytes) -> None:
@@ -110,7 +112,7 @@ class Storage:
         (Path(self.store.layout.commondir) / ref).write_text(oid + "\n")
 
 
-def damage(scenario: str, backend: str, target, store, storage: Storage) -> dict[str, str]:
+def damage(scenario: str, backend: str, target: ConformanceTarget, store: Any, storage: Storage) -> dict[str, str]:
     """Damage the store; return each damaged path with the id its read error must name."""
     sha_a = hashlib.sha256(FILES["big-a.bin"]).hexdigest()
     sha_b = hashlib.sha256(FILES["big-b.bin"]).hexdigest()
@@ -164,7 +166,9 @@ def damage(scenario: str, backend: str, target, store, storage: Storage) -> dict
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 @pytest.mark.parametrize("backend", PERSISTENT)
-def test_damage_is_reported_never_returned(backend, scenario, targets, tmp_path: Path, fault_table) -> None:
+def test_damage_is_reported_never_returned(
+    backend: str, scenario: str, targets: dict[str, ConformanceTarget], tmp_path: Path, fault_table: FaultTable
+) -> None:
     target = targets[backend]
     uri = target.new_store_uri(tmp_path)
     store = open_store(uri)
@@ -213,7 +217,7 @@ def test_damage_is_reported_never_returned(backend, scenario, targets, tmp_path:
     assert unclear == [], f"damage must be reported as {expected.__name__} naming the object, by reads and fsck"
 
 
-def _reachable(store, commit_id: str) -> bool:
+def _reachable(store: Any, commit_id: str) -> bool:
     try:
         return any(c.id == commit_id for c in store.log(commit_id, limit=1))
     except (IntegrityError, NotFound):

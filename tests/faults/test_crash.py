@@ -19,10 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from artifactstore.conformance_target import ConformanceTarget
 from artifactstore.invariants import inspect_store
 from artifactstore.values import Put
 
-from .conftest import PERSISTENT, make_payload, open_store, run_child, storage_staging
+from .conftest import PERSISTENT, FaultTable, make_payload, open_store, run_child, storage_staging
 
 STEPS = ("after-content", "after-trees", "before-ref-swap", "after-ref-swap", "mid-upload")
 SMALL, LARGE = "runs/1/metrics.json", "runs/1/model.bin"
@@ -40,7 +41,9 @@ LARGE_SIZE = {"git": 64 * 1024, "xet": 64 * 1024, "s3": 6 * 1024 * 1024}
 
 @pytest.mark.parametrize("step", STEPS)
 @pytest.mark.parametrize("backend", PERSISTENT)
-def test_killed_writer_leaves_old_or_new_commit(backend, step, targets, tmp_path: Path, fault_table) -> None:
+def test_killed_writer_leaves_old_or_new_commit(
+    backend: str, step: str, targets: dict[str, ConformanceTarget], tmp_path: Path, fault_table: FaultTable
+) -> None:
     uri = targets[backend].new_store_uri(tmp_path)
     large_size = LARGE_SIZE[backend] if step == "mid-upload" else 64 * 1024
     old_small = make_payload(tmp_path / "old-small", 300, seed=1)
@@ -97,7 +100,11 @@ def test_killed_writer_leaves_old_or_new_commit(backend, step, targets, tmp_path
         acked = [base, retry.id]
         found = sum(c in final.reachable_commits for c in acked)
         fault_table.add(
-            f"crash at {step}", backend, acknowledged=len(acked), found=found, wrong_bytes=wrong + final.wrong_bytes,
+            f"crash at {step}",
+            backend,
+            acknowledged=len(acked),
+            found=found,
+            wrong_bytes=wrong + final.wrong_bytes,
             note=f"staging left after gc: {len(leftovers)}" if leftovers else None,
         )
         if leftovers and (backend, step) in STAGING_NOT_SWEPT:

@@ -18,13 +18,15 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from artifactstore.conformance_target import ConformanceTarget
 from artifactstore.invariants import inspect_store
 from artifactstore.values import Put
 
-from .conftest import make_payload, open_store, run_child, storage_staging
+from .conftest import ChildResult, FaultTable, make_payload, open_store, run_child, storage_staging
 
 SHORT_WRITE_LFS = (
     "git LFS port ignores a short write (unbuffered FileIO.write's count): truncated content is renamed "
@@ -45,25 +47,31 @@ CASES = [
     pytest.param("git", "content", 0, 64 * 1024, None, id="git-content-empty"),
     pytest.param("git", "content", 1000, 64 * 1024, None, id="git-content-1000"),
     pytest.param(
-        "git", "content", 30000, 64 * 1024, None, id="git-content-short-write",
+        "git",
+        "content",
+        30000,
+        64 * 1024,
+        None,
+        id="git-content-short-write",
         marks=pytest.mark.xfail(strict=True, reason=SHORT_WRITE_LFS),
     ),
     pytest.param("git", "objects", 100, 0, None, id="git-objects-100"),
     pytest.param("git", "objects", 1000, 0, None, id="git-objects-1000"),
     pytest.param("git", "ref", 0, 0, "ref-swap", id="git-ref-lock-0"),
+    pytest.param("git", "ref", 10, 0, "ref-swap", id="git-ref-10", marks=pytest.mark.xfail(strict=True, reason=SHORT_WRITE_REF)),
     pytest.param(
-        "git", "ref", 10, 0, "ref-swap", id="git-ref-10", marks=pytest.mark.xfail(strict=True, reason=SHORT_WRITE_REF)
-    ),
-    pytest.param(
-        "xet", "content", 1000, 64 * 1024, None, id="xet-cas-database",
+        "xet",
+        "content",
+        1000,
+        64 * 1024,
+        None,
+        id="xet-cas-database",
         marks=pytest.mark.xfail(strict=True, reason=XET_FOREIGN_ERROR),
     ),
     pytest.param("xet", "content", 2_000_000, 3_000_000, None, id="xet-content-xorb"),
     pytest.param("xet", "objects", 1000, 0, None, id="xet-objects-1000"),
     pytest.param("xet", "ref", 0, 0, "ref-swap", id="xet-ref-lock-0"),
-    pytest.param(
-        "xet", "ref", 10, 0, "ref-swap", id="xet-ref-10", marks=pytest.mark.xfail(strict=True, reason=SHORT_WRITE_REF)
-    ),
+    pytest.param("xet", "ref", 10, 0, "ref-swap", id="xet-ref-10", marks=pytest.mark.xfail(strict=True, reason=SHORT_WRITE_REF)),
 ]
 
 
@@ -75,7 +83,15 @@ def _payloads(tmp_path: Path, big: int) -> list[tuple[str, str, str]]:
     return puts
 
 
-def _after_failure(store, base: str, puts, child, scenario: str, backend: str, fault_table) -> None:
+def _after_failure(
+    store: Any,
+    base: str,
+    puts: list[tuple[str, str, str]],
+    child: ChildResult,
+    scenario: str,
+    backend: str,
+    fault_table: FaultTable,
+) -> None:
     """What every failed write must leave behind, then a successful retry.
 
     Everything is measured before anything is asserted, so the table also counts the cases
@@ -100,7 +116,11 @@ def _after_failure(store, base: str, puts, child, scenario: str, backend: str, f
     found = sum(c in final.reachable_commits for c in acked)
     error = child.error or "acknowledged" if child.acked else child.error or ""
     fault_table.add(
-        scenario, backend, acknowledged=len(acked), found=found, wrong_bytes=wrong + final.wrong_bytes,
+        scenario,
+        backend,
+        acknowledged=len(acked),
+        found=found,
+        wrong_bytes=wrong + final.wrong_bytes,
         note=(error if not retry_error else f"{error}; retry failed: {retry_error}")[:160],
     )
     assert child.returncode == 3 and child.acked == [], f"the write should have failed: {child.stdout} {child.stderr[-1500:]}"
@@ -113,7 +133,16 @@ def _after_failure(store, base: str, puts, child, scenario: str, backend: str, f
 
 
 @pytest.mark.parametrize(("backend", "where", "limit", "big", "limit_at"), CASES)
-def test_write_past_file_size_limit_fails_cleanly(backend, where, limit, big, limit_at, targets, tmp_path, fault_table):
+def test_write_past_file_size_limit_fails_cleanly(
+    backend: str,
+    where: str,
+    limit: int,
+    big: int,
+    limit_at: str | None,
+    targets: dict[str, ConformanceTarget],
+    tmp_path: Path,
+    fault_table: FaultTable,
+) -> None:
     uri = targets[backend].new_store_uri(tmp_path)
     store = open_store(uri)
     base = store.put_bytes("base.txt", b"base").id
@@ -136,7 +165,7 @@ def test_write_past_file_size_limit_fails_cleanly(backend, where, limit, big, li
 
 @pytest.mark.xfail(strict=True, reason="the backends re-raise the bare EFBIG/ENOSPC OSError, which names no file")
 @pytest.mark.parametrize("backend", ["git", "xet"])
-def test_disk_full_error_names_what_was_written(backend, targets, tmp_path) -> None:
+def test_disk_full_error_names_what_was_written(backend: str, targets: dict[str, ConformanceTarget], tmp_path: Path) -> None:
     uri = targets[backend].new_store_uri(tmp_path)
     child = run_child(uri, _payloads(tmp_path, 64 * 1024), fsize_limit=1000)
     assert child.returncode == 3
@@ -175,16 +204,16 @@ def _fill(directory: Path, leave: int) -> Path:
 
 ENOSPC_CASES = [
     pytest.param("git", 0, 64 * 1024, id="git-full"),
-    pytest.param(
-        "git", 30000, 64 * 1024, id="git-short-write", marks=pytest.mark.xfail(strict=True, reason=SHORT_WRITE_LFS)
-    ),
+    pytest.param("git", 30000, 64 * 1024, id="git-short-write", marks=pytest.mark.xfail(strict=True, reason=SHORT_WRITE_LFS)),
     pytest.param("xet", 0, 64 * 1024, id="xet-full", marks=pytest.mark.xfail(strict=True, reason=XET_DB_BROKEN)),
     pytest.param("xet", 1_500_000, 3_000_000, id="xet-xorb"),
 ]
 
 
 @pytest.mark.parametrize(("backend", "leave", "big"), ENOSPC_CASES)
-def test_full_filesystem_fails_cleanly(backend, leave, big, targets, tmpfs, tmp_path, fault_table) -> None:
+def test_full_filesystem_fails_cleanly(
+    backend: str, leave: int, big: int, targets: dict[str, ConformanceTarget], tmpfs: Path, tmp_path: Path, fault_table: FaultTable
+) -> None:
     base_dir = tmpfs / tmp_path.name
     base_dir.mkdir()
     uri = targets[backend].new_store_uri(base_dir)

@@ -40,7 +40,11 @@ def test_staging_names_in_a_listing_are_reported() -> None:
     problems = check_invariants(store)
     assert len(problems) == 1 and "staging name '.weights.bin.x1y2z3.part'" in problems[0]
     assert [n for n in ("main.lock", "tmp_obj_abc", ".0123abcd.xyz", "x.tmp", ":3f") if is_staging_name(n)] == [
-        "main.lock", "tmp_obj_abc", ".0123abcd.xyz", "x.tmp", ":3f",
+        "main.lock",
+        "tmp_obj_abc",
+        ".0123abcd.xyz",
+        "x.tmp",
+        ":3f",
     ]
     assert not any(is_staging_name(n) for n in ("model.bin", "lockfile", "part", "tmp", "a.partial"))
 
@@ -71,6 +75,4 @@ def test_a_read_that_raises_anything_is_a_problem_not_a_crash() -> None:
     store = _BrokenReads.from_location("invariants-broken", create=True)
     store.put_bytes("x.txt", b"x")
     problems = check_invariants(store)
-    assert problems == [
-        f"'x.txt' at commit {store.resolve()[:12]} cannot be read: RuntimeError: a foreign error from some library"
-    ]
+    assert problems == [f"'x.txt' at commit {store.resolve()[:12]} cannot be read: RuntimeError: a foreign error from some library"]

@@ -21,9 +21,10 @@ from pathlib import Path
 import pytest
 
 import artifactstore
+from artifactstore.conformance_target import ConformanceTarget
 from artifactstore.invariants import inspect_store
 
-from .conftest import PERSISTENT, make_payload
+from .conftest import PERSISTENT, FaultTable, make_payload
 
 pytest.importorskip("mlflow", reason="MLflow is not installed (pip install 'mlflow>=3,<4')")
 sys.path.insert(0, str(Path(__file__).parent.parent / "mlflow"))
@@ -62,7 +63,9 @@ def _client_run(url: str, experiment_id: str, number: int, tmp: Path) -> tuple[s
 
 
 @pytest.fixture(scope="module")
-def servers(targets, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[str, str, Path]]]:
+def servers(
+    targets: dict[str, ConformanceTarget], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, tuple[str, str, Path]]]:
     """One ``mlflow server --workers 4`` per persistent backend, started together (startups overlap)."""
     import mlflow
 
@@ -81,11 +84,13 @@ def servers(targets, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
         logs = {b: server.log_text() for b, server in zip(PERSISTENT, running, strict=True)}
         for backend, text in logs.items():
             log.debug("mlflow server log of %s:\n%s", backend, text)
-    mlflow.set_tracking_uri(None)
+    mlflow.set_tracking_uri(None)  # type: ignore[arg-type]  # None resets to the default
 
 
 @pytest.mark.parametrize("backend", PERSISTENT)
-def test_sixteen_clients_four_workers_lose_nothing(backend, servers, fault_table, monkeypatch) -> None:
+def test_sixteen_clients_four_workers_lose_nothing(
+    backend: str, servers: dict[str, tuple[str, str, Path]], fault_table: FaultTable, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from mlflow import MlflowClient
 
     store_uri, url, tmp = servers[backend]
@@ -114,8 +119,13 @@ def test_sixteen_clients_four_workers_lose_nothing(backend, servers, fault_table
     finally:
         store.close()
     fault_table.add(
-        "mlflow: 16 clients x 3 artifacts, 4 workers", backend, cases=CLIENTS, acknowledged=len(acked), found=found,
-        wrong_bytes=wrong, note=f"{commits} commits on main; {len(errors)} uploads refused",
+        "mlflow: 16 clients x 3 artifacts, 4 workers",
+        backend,
+        cases=CLIENTS,
+        acknowledged=len(acked),
+        found=found,
+        wrong_bytes=wrong,
+        note=f"{commits} commits on main; {len(errors)} uploads refused",
     )
     assert wrong == 0
     assert found == len(acked) == in_history, f"acknowledged artifacts missing: {len(acked) - found}"

@@ -15,24 +15,28 @@ import logging
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from artifactstore_git.locks import LockOwner
 
+from artifactstore.conformance_target import ConformanceTarget
 from artifactstore.errors import LockTimeout
 from artifactstore.invariants import check_invariants, inspect_store
 
-from .conftest import make_payload, open_store, run_child
+from .conftest import FaultTable, make_payload, open_store, run_child
 
 LOCAL = ("git", "xet")
 
 
-def _ref_lock(store) -> Path:
+def _ref_lock(store: Any) -> Path:
     return Path(store.layout.commondir) / "refs" / "heads" / "main.lock"
 
 
 @pytest.mark.parametrize("backend", LOCAL)
-def test_lock_of_writer_killed_inside_it_is_recovered_naming_the_pid(backend, targets, tmp_path, caplog, fault_table) -> None:
+def test_lock_of_writer_killed_inside_it_is_recovered_naming_the_pid(
+    backend: str, targets: dict[str, ConformanceTarget], tmp_path: Path, caplog: pytest.LogCaptureFixture, fault_table: FaultTable
+) -> None:
     uri = targets[backend].new_store_uri(tmp_path)
     store = open_store(uri)
     base = store.put_bytes("a.txt", b"before").id
@@ -63,7 +67,9 @@ def test_lock_of_writer_killed_inside_it_is_recovered_naming_the_pid(backend, ta
 
 
 @pytest.mark.parametrize("backend", LOCAL)
-def test_unrecorded_lock_is_removed_once_stale(backend, targets, tmp_path, caplog, fault_table) -> None:
+def test_unrecorded_lock_is_removed_once_stale(
+    backend: str, targets: dict[str, ConformanceTarget], tmp_path: Path, caplog: pytest.LogCaptureFixture, fault_table: FaultTable
+) -> None:
     uri = targets[backend].new_store_uri(tmp_path)
     store = open_store(uri, lock_timeout=0.5, stale_lock_seconds=60)
     base = store.put_bytes("a.txt", b"before").id
@@ -85,7 +91,9 @@ def test_unrecorded_lock_is_removed_once_stale(backend, targets, tmp_path, caplo
     assert any("stale lock" in r.getMessage() and "unrecorded" in r.getMessage() for r in caplog.records)
 
 
-def test_xet_cas_lock_of_killed_uploader_does_not_block(targets, tmp_path, fault_table) -> None:
+def test_xet_cas_lock_of_killed_uploader_does_not_block(
+    targets: dict[str, ConformanceTarget], tmp_path: Path, fault_table: FaultTable
+) -> None:
     uri = targets["xet"].new_store_uri(tmp_path)
     store = open_store(uri)
     base = store.put_bytes("a.txt", b"before").id
@@ -96,7 +104,7 @@ def test_xet_cas_lock_of_killed_uploader_does_not_block(targets, tmp_path, fault
     child = run_child(uri, [("big.bin", "stream", str(big))], fault="mid-upload:2")
     assert child.killed, child.stdout + child.stderr
     store = open_store(uri, cas_lock_timeout=20)
-    assert (Path(store.layout.commondir) / "xet" / "cas.lock").exists()
+    assert (Path(store.layout.commondir) / "xet" / "cas.lock").exists()  # type: ignore[attr-defined]
     after = store.put_file("big.bin", str(big)).id
     assert store.read_bytes("big.bin") == big.read_bytes()
     problems = check_invariants(store, [base, after])
