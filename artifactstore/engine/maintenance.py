@@ -134,6 +134,9 @@ def gc(store: EngineStore, *, dry_run: bool, grace_seconds: float) -> GCReport:
     if not dry_run:
         store.objects.delete(dead_objects)
         store.content.delete(sha for sha, _ in dead_content)
+        swept = store.content.sweep_staging(cutoff)
+        if swept:
+            log.info("gc removed %d abandoned staging items", swept)
     log.info(
         "gc %s %d objects and %d content files (%d bytes)",
         "would remove" if dry_run else "removed",
@@ -174,8 +177,8 @@ def _check_content(store: EngineStore, info: ContentInfo) -> str | None:
         stream = store.content.open(info)
     except KeyError:
         return f"content {info.sha256} is missing"
-    except ArtifactStoreError as exc:
-        return f"content {info.sha256} cannot be read: {exc}"
+    except Exception as exc:  # a backend's foreign error must not stop fsck
+        return f"content {info.sha256} cannot be read: {type(exc).__name__}: {exc}"
     digest = hashlib.sha256()
     size = 0
     try:
@@ -183,8 +186,8 @@ def _check_content(store: EngineStore, info: ContentInfo) -> str | None:
             while chunk := stream.read(CHUNK):
                 digest.update(chunk)
                 size += len(chunk)
-    except (ArtifactStoreError, OSError) as exc:
-        return f"content {info.sha256} cannot be read: {exc}"
+    except Exception as exc:  # a backend's foreign error must not stop fsck
+        return f"content {info.sha256} cannot be read: {type(exc).__name__}: {exc}"
     if size != info.size:
         return f"content {info.sha256} has {size} bytes, its pointer says {info.size}"
     if digest.hexdigest() != info.sha256:

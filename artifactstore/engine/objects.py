@@ -8,6 +8,7 @@ returning wrong data. Trees and commits are immutable, so parsed ones are cached
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -17,6 +18,7 @@ from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tag, Tree
 from ..errors import IntegrityError, NotFound
 from .ports import ObjectPort, StoredObject
 
+_OID = re.compile(rb"[0-9a-f]{40}")
 TYPE_NAMES = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
 
 
@@ -67,6 +69,8 @@ class ObjectReader:
         cached = self._cache.get(oid)
         if cached is not None:
             return cached
+        if not _OID.fullmatch(oid):
+            raise IntegrityError(f"object id {oid[:60]!r} is malformed (a damaged ref?); run 'artifactstore fsck'")
         try:
             type_num, data = self.port.read(oid)
         except KeyError:

@@ -125,6 +125,14 @@ class ContentPort(ABC):
     def delete(self, sha256s: Iterable[str]) -> None:
         """Remove content (gc only). Missing ids are ignored."""
 
+    def sweep_staging(self, older_than: float) -> int:
+        """Remove staging data (temporary files, unfinished uploads) last touched before ``older_than``.
+
+        Called by gc; a writer killed mid-upload leaves such data behind. Return how many
+        items were removed. The default has no staging area.
+        """
+        return 0
+
     def stored_bytes(self) -> int:
         """Bytes the content store occupies (after chunk dedup where the store has it)."""
         return sum(size for _, size, _ in self.iter_ids())

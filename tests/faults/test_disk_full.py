@@ -28,14 +28,6 @@ from artifactstore.values import Put
 
 from .conftest import ChildResult, FaultTable, make_payload, open_store, run_child, storage_staging
 
-SHORT_WRITE_LFS = (
-    "git LFS port ignores a short write (unbuffered FileIO.write's count): truncated content is renamed "
-    "under its SHA-256, the commit is acknowledged with unreadable content, and retries dedup against it"
-)
-SHORT_WRITE_REF = (
-    "git ref lock ignores a short pwrite/write (locks.py FileLock.commit), so a truncated commit id "
-    "is renamed over the ref and the branch is destroyed"
-)
 XET_FOREIGN_ERROR = "xet re-raises hf-xet's RuntimeError when its CAS database cannot be written (not an OSError)"
 XET_DB_BROKEN = (
     "after ENOSPC hf-xet's CAS database (redb) is left unreadable ('invalid data'), so every later "
@@ -53,12 +45,11 @@ CASES = [
         64 * 1024,
         None,
         id="git-content-short-write",
-        marks=pytest.mark.xfail(strict=True, reason=SHORT_WRITE_LFS),
     ),
     pytest.param("git", "objects", 100, 0, None, id="git-objects-100"),
     pytest.param("git", "objects", 1000, 0, None, id="git-objects-1000"),
     pytest.param("git", "ref", 0, 0, "ref-swap", id="git-ref-lock-0"),
-    pytest.param("git", "ref", 10, 0, "ref-swap", id="git-ref-10", marks=pytest.mark.xfail(strict=True, reason=SHORT_WRITE_REF)),
+    pytest.param("git", "ref", 10, 0, "ref-swap", id="git-ref-10"),
     pytest.param(
         "xet",
         "content",
@@ -71,7 +62,7 @@ CASES = [
     pytest.param("xet", "content", 2_000_000, 3_000_000, None, id="xet-content-xorb"),
     pytest.param("xet", "objects", 1000, 0, None, id="xet-objects-1000"),
     pytest.param("xet", "ref", 0, 0, "ref-swap", id="xet-ref-lock-0"),
-    pytest.param("xet", "ref", 10, 0, "ref-swap", id="xet-ref-10", marks=pytest.mark.xfail(strict=True, reason=SHORT_WRITE_REF)),
+    pytest.param("xet", "ref", 10, 0, "ref-swap", id="xet-ref-10"),
 ]
 
 
@@ -163,8 +154,16 @@ def test_write_past_file_size_limit_fails_cleanly(
         store.close()
 
 
-@pytest.mark.xfail(strict=True, reason="the backends re-raise the bare EFBIG/ENOSPC OSError, which names no file")
-@pytest.mark.parametrize("backend", ["git", "xet"])
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "git",
+        pytest.param(
+            "xet",
+            marks=pytest.mark.xfail(strict=True, reason="xet re-raises hf-xet's bare EFBIG/ENOSPC error, which names no file"),
+        ),
+    ],
+)
 def test_disk_full_error_names_what_was_written(backend: str, targets: dict[str, ConformanceTarget], tmp_path: Path) -> None:
     uri = targets[backend].new_store_uri(tmp_path)
     child = run_child(uri, _payloads(tmp_path, 64 * 1024), fsize_limit=1000)
@@ -204,7 +203,7 @@ def _fill(directory: Path, leave: int) -> Path:
 
 ENOSPC_CASES = [
     pytest.param("git", 0, 64 * 1024, id="git-full"),
-    pytest.param("git", 30000, 64 * 1024, id="git-short-write", marks=pytest.mark.xfail(strict=True, reason=SHORT_WRITE_LFS)),
+    pytest.param("git", 30000, 64 * 1024, id="git-short-write"),
     pytest.param("xet", 0, 64 * 1024, id="xet-full", marks=pytest.mark.xfail(strict=True, reason=XET_DB_BROKEN)),
     pytest.param("xet", 1_500_000, 3_000_000, id="xet-xorb"),
 ]

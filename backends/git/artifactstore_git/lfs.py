@@ -22,6 +22,7 @@ from typing import BinaryIO
 from artifactstore.engine.ports import ContentInfo, ContentPort
 from artifactstore.errors import NotFound
 
+from ._io import write_all
 from .locks import fsync_dir
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,22 @@ class LfsContentPort(ContentPort):
         if not _SHA256.match(sha256):
             raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
         return self._objects / sha256[:2] / sha256[2:4] / sha256
+
+    def sweep_staging(self, older_than: float) -> int:
+        """Remove staging files of uploads that were killed (none younger than ``older_than``)."""
+        removed = 0
+        try:
+            candidates = list(self._tmp.iterdir())
+        except FileNotFoundError:
+            return 0
+        for path in candidates:
+            try:
+                if path.stat().st_mtime <= older_than:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
 
     def write(self, stream: BinaryIO, *, size_hint: int | None = None, local_path: str | None = None) -> ContentInfo:
         self._tmp.mkdir(parents=True, exist_ok=True)
@@ -66,7 +83,7 @@ class LfsContentPort(ContentPort):
                             break
                         chunk = memoryview(data)
                     digest.update(chunk)
-                    out.write(chunk)
+                    write_all(out.fileno(), chunk, what=f"LFS staging file {tmp}")
                     size += len(chunk)
                 if self._fsync:
                     os.fsync(out.fileno())

@@ -35,6 +35,8 @@ from pathlib import Path
 
 from artifactstore.errors import LockTimeout
 
+from ._io import write_all
+
 log = logging.getLogger(__name__)
 
 OWNER_TAG = "artifactstore-lock"
@@ -229,7 +231,7 @@ class FileLock:
                 continue
             else:
                 try:
-                    os.write(fd, owner.line())
+                    write_all(fd, owner.line(), what=f"lock file {self.path}")
                 except BaseException:
                     os.close(fd)
                     os.unlink(self.path)
@@ -309,7 +311,7 @@ class FileLock:
         """Replace the target with ``content`` (fsynced, then renamed into place) and release."""
         fd = self._require_fd()
         os.ftruncate(fd, 0)
-        os.pwrite(fd, content, 0)
+        write_all(fd, content, offset=0, what=f"lock file {self.path}")
         if self._fsync:
             os.fsync(fd)
         os.close(fd)

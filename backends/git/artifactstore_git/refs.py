@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 from artifactstore.engine.ports import RefPort
-from artifactstore.errors import AlreadyExists
+from artifactstore.errors import AlreadyExists, IntegrityError
 
 from .locks import FileLock, fsync_dir
+
+_OID = re.compile(rb"[0-9a-f]{40}")
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +62,10 @@ class GitRefPort(RefPort):
             data = self._path(name).read_bytes()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
-        return data.strip()
+        value = data.strip()
+        if not value.startswith(b"ref: ") and not _OID.fullmatch(value):
+            raise IntegrityError(f"ref {name} is damaged: it holds {value[:60]!r}, not a commit id; run 'artifactstore fsck'")
+        return value
 
     def _packed(self) -> dict[str, bytes]:
         path = self._dir / "packed-refs"
