@@ -131,14 +131,18 @@ class Server:
 
 # ---------------------------------------------------------------------------- client processes
 _client = None
+_client_url = ""
 
 
 def _init_client(url: str) -> None:
-    global _client
+    # Called in every task: a pool does not promise to give each worker one of N map() items.
+    global _client, _client_url
+    if _client is not None and _client_url == url:
+        return
     os.environ["MLFLOW_TRACKING_URI"] = url
     from mlflow import MlflowClient
 
-    _client = MlflowClient(url)
+    _client, _client_url = MlflowClient(url), url
 
 
 def _wait_until(start_at: float) -> None:
@@ -147,7 +151,8 @@ def _wait_until(start_at: float) -> None:
         time.sleep(delay)
 
 
-def _log_files(run_id: str, files: list[str], artifact_dir: str, start_at: float) -> float:
+def _log_files(url: str, run_id: str, files: list[str], artifact_dir: str, start_at: float) -> float:
+    _init_client(url)
     _wait_until(start_at)
     assert _client is not None
     for path in files:
@@ -155,7 +160,8 @@ def _log_files(run_id: str, files: list[str], artifact_dir: str, start_at: float
     return time.time()
 
 
-def _download(run_id: str, artifact_path: str, dest: str, start_at: float) -> tuple[float, int]:
+def _download(url: str, run_id: str, artifact_path: str, dest: str, start_at: float) -> tuple[float, int]:
+    _init_client(url)
     _wait_until(start_at)
     assert _client is not None
     local = _client.download_artifacts(run_id, artifact_path, dest)
@@ -208,17 +214,17 @@ def measure(name: str, destination: str, workdir: Path, pools: dict[int, Process
         client = MlflowClient(server.url)
         experiment = client.create_experiment(f"bench-{name}")
         for clients, pool in pools.items():
-            list(pool.map(_init_client, [server.url] * clients))
             small_files = sorted(str(p) for p in (inputs / "small").iterdir())
             large_files = sorted(str(p) for p in (inputs / f"large-{clients}").iterdir())
             for r in range(args.repeat):
                 run_id = client.create_run(experiment).info.run_id
                 shares = [small_files[i::clients] for i in range(clients)]
-                wall, _ = _parallel(pool, _log_files, [(run_id, share, f"small/c{i}") for i, share in enumerate(shares)])
+                jobs = [(server.url, run_id, share, f"small/c{i}") for i, share in enumerate(shares)]
+                wall, _ = _parallel(pool, _log_files, jobs)
                 figures.small.setdefault(clients, []).append(len(small_files) / wall)
                 total = sum(os.path.getsize(p) for p in large_files)
                 with server.peak_rss() as peak_up:
-                    wall, _ = _parallel(pool, _log_files, [(run_id, [p], "large") for p in large_files])
+                    wall, _ = _parallel(pool, _log_files, [(server.url, run_id, [p], "large") for p in large_files])
                 figures.up.setdefault(clients, []).append(total / wall / 1e6)
                 dests = []
                 for i in range(clients):
@@ -226,8 +232,9 @@ def measure(name: str, destination: str, workdir: Path, pools: dict[int, Process
                     d.mkdir()
                     dests.append(d)
                 with server.peak_rss() as peak_down:
-                    jobs = [(run_id, f"large/{Path(p).name}", str(d)) for p, d in zip(large_files, dests, strict=True)]
-                    wall, done = _parallel(pool, _download, jobs)
+                    pairs = zip(large_files, dests, strict=True)
+                    down_jobs = [(server.url, run_id, f"large/{Path(p).name}", str(d)) for p, d in pairs]
+                    wall, done = _parallel(pool, _download, down_jobs)
                 figures.down.setdefault(clients, []).append(total / wall / 1e6)
                 figures.peak.setdefault(clients, []).append(max(peak_up[0], peak_down[0]))
                 if [size for _, size in done] != [os.path.getsize(p) for p in large_files]:
