@@ -70,3 +70,38 @@ def test_threads_of_one_process_share_the_lock_and_an_exclusive_hold_waits(tmp_p
     # nor may a transfer start during the rebuild
     with lock.hold(timeout=30, exclusive=True), pytest.raises(LockTimeout), lock.hold(timeout=0.2):
         pass
+
+
+DIRECT_HF_XET = r"""
+import sys, hf_xet
+session = hf_xet.XetSession(config=hf_xet.XetConfig().with_config({"telemetry.enabled": False}))
+group = session.new_download_stream_group(endpoint="local://" + sys.argv[1])  # opens the CAS database
+print("open", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_a_process_using_hf_xet_directly_gives_a_lock_timeout_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import artifactstore_xet.session as session
+    from artifactstore_xet import XetStore
+
+    store = XetStore(tmp_path / "s", create=True, inline_threshold=10)
+    store.put_bytes("a.bin", b"x" * 1000)  # creates the CAS
+    monkeypatch.setattr(session, "REOPEN_SECONDS", 0.3)
+    child = python_child(DIRECT_HF_XET, str(store.content_port.embedded_dir))
+    try:
+        assert child.stdout is not None and child.stdin is not None
+        assert child.stdout.readline().strip() == "open", child.stderr.read() if child.stderr else ""
+        with pytest.raises(LockTimeout, match="Xet CAS database"):
+            store.put_bytes("b.bin", b"y" * 1000)
+        child.stdin.write("done\n")
+        child.stdin.flush()
+        assert child.wait(timeout=30) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    store.put_bytes("b.bin", b"y" * 1000)
+    assert store.read_bytes("b.bin") == b"y" * 1000

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
+from artifactstore.errors import LockTimeout
+
 if TYPE_CHECKING:
     import hf_xet
 
@@ -60,8 +62,13 @@ def open_retrying(opener: Callable[[], T], *, what: str) -> T:
         try:
             return opener()
         except RuntimeError as exc:
-            if not is_db_locked(exc) or time.monotonic() >= deadline:
+            if not is_db_locked(exc):
                 raise
+            if time.monotonic() >= deadline:
+                raise LockTimeout(
+                    f"{what}: the Xet CAS database stayed open in another process for {REOPEN_SECONDS:.0f} s "
+                    "(a process using hf-xet on this CAS directly, without artifactstore's lock file?); retry later"
+                ) from exc
             log.debug("%s: CAS database still open elsewhere, retrying", what)
         time.sleep(pause)
         pause = min(pause * 2, 0.2)
