@@ -55,6 +55,8 @@ _AUTHOR = re.compile(r"^[^<>\n]+ <[^<>\n]*>$")
 _PLACEHOLDER = TreeItem(FILE_MODE, b"0" * 40)
 # Per-commit retry budget when other writers keep moving the branch.
 MAX_ATTEMPTS = 200
+# Inline blobs held in memory before they are written (an upload of many small files).
+BLOB_BATCH_BYTES = 32 * 1024 * 1024
 MAX_BACKOFF = 0.5
 
 
@@ -220,13 +222,17 @@ class EngineStore(ArtifactStore):
         base_tree = self.reader.commit(head).tree if head else None
         self._apply({p: (_PLACEHOLDER if isinstance(c, Put) else None) for p, c in wanted.items()}, base_tree)
 
-        items, logical, new = self._stage_content(wanted)
+        items, logical, new, unwritten = self._stage_content(wanted)
         faults.point("after-content")
         trailer = f"\n\nArtifactstore-Logical-Bytes: {logical}\nArtifactstore-New-Bytes: {new}\n" if logical is not None else ""
         attempt = 0
         while True:
             attempt += 1
             pending = PendingObjects(self.reader)
+            # Small blobs go out with the trees and the commit: one durable batch per commit.
+            for blob in unwritten:
+                pending.add(blob)
+            unwritten = []
             ops = TreeOps(pending)
             tree_id = self._apply(items, base_tree, ops)
             parents = [head] if head else []
@@ -280,33 +286,39 @@ class EngineStore(ArtifactStore):
         new_root = _apply_dir(ops, root, nested, "")
         return new_root if new_root is not None else ops.empty_tree()
 
-    def _stage_content(self, wanted: dict[str, Operation]) -> tuple[dict[str, TreeItem | None], int | None, int]:
-        """Store every put's bytes; return tree items, logical bytes written and how many were new.
+    def _stage_content(
+        self, wanted: dict[str, Operation]
+    ) -> tuple[dict[str, TreeItem | None], int | None, int, builtins.list[Blob]]:
+        """Store every put's bytes; return tree items, logical and new bytes, and blobs left to write.
 
         Logical bytes count every file the commit writes (``None`` for a commit of deletes
         only); new bytes count what neither the content store nor the object store held.
+        Inline blobs are written in batches of at most :data:`BLOB_BATCH_BYTES`; the last
+        batch is returned so that it is written together with the commit's trees.
         """
         items: dict[str, TreeItem | None] = {}
         logical: int | None = None
         new = 0
-        blobs: list[Blob] = []
+        blobs: builtins.list[Blob] = []
+        batch_bytes = 0
         for path, change in wanted.items():
             if isinstance(change, Delete):
                 items[path] = None
                 continue
             blob, info = self._blob_for(path, change)
-            blobs.append(blob)
             items[path] = TreeItem(FILE_MODE, blob.id)
+            size = info.size if info is not None else blob.raw_length()
+            logical = (logical or 0) + size
             if info is not None:
-                logical = (logical or 0) + info.size
                 new += info.new_bytes
-            else:
-                size = blob.raw_length()
-                logical = (logical or 0) + size
-                if not self.objects.contains(blob.id):
-                    new += size
-        self.reader.write(blobs)
-        return items, logical, new
+            elif not self.objects.contains(blob.id):
+                new += size
+            blobs.append(blob)
+            batch_bytes += blob.raw_length()
+            if batch_bytes > BLOB_BATCH_BYTES:
+                self.reader.write(blobs)
+                blobs, batch_bytes = [], 0
+        return items, logical, new, blobs
 
     def _blob_for(self, path: str, change: Put) -> tuple[Blob, ContentInfo | None]:
         try:
