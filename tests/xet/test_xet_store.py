@@ -222,3 +222,15 @@ def test_shared_local_cas_outside_the_store_is_used_but_never_rebuilt(tmp_path: 
     assert a.gc(grace_seconds=0).content_removed == 1
     assert a.content_port.stored_bytes() == size
     assert b.read_bytes("y.bin") == data
+
+
+def test_spool_streams_copies_a_stream_first_and_leaves_no_spool_file(tmp_path: Path) -> None:
+    import io
+
+    store = artifactstore.open(f"artifactstore+xet://{tmp_path}/sp", create=True, spool_streams="true")
+    assert isinstance(store, XetStore) and store.content_port.spool_streams
+    data = os.urandom(3 * MIB)
+    commit = store.put_file("s.bin", io.BufferedReader(io.BytesIO(data)))  # type: ignore[arg-type]
+    assert commit.new_bytes == len(data)
+    assert store.read_bytes("s.bin") == data
+    assert not list(store.content_port.directory.glob("spool-*"))
