@@ -257,3 +257,18 @@ def test_registered_conformance_target_runs_its_own_server(tmp_path: Path) -> No
         process = server.process
     assert process.poll() is not None  # stopped with the session
     assert os.environ.get("AWS_ENDPOINT_URL") == before
+
+
+def test_gc_cleans_up_after_interrupted_uploads(s3_store: S3Store) -> None:
+    conn = s3_store.conn
+    kept = s3_store.put_bytes("kept.bin", os.urandom(300 * 1024))
+    staging_key = conn.key("staging", "leftover")
+    conn.client.put_object(Bucket=conn.bucket, Key=staging_key, Body=b"partial")
+    conn.client.create_multipart_upload(Bucket=conn.bucket, Key=conn.key("content", "ab", "c" * 62))
+    s3_store.gc(grace_seconds=3600)  # too young: kept
+    assert keys_under(s3_store, "staging") == [staging_key]
+    s3_store.gc(grace_seconds=0)
+    assert keys_under(s3_store, "staging") == []
+    uploads = conn.client.list_multipart_uploads(Bucket=conn.bucket, Prefix=conn.root).get("Uploads", [])
+    assert uploads == []
+    assert s3_store.resolve() == kept.id and len(s3_store.read_bytes("kept.bin")) == 300 * 1024

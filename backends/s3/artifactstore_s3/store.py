@@ -6,19 +6,20 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from artifactstore.engine import EngineStore
 from artifactstore.errors import InvalidInput, InvalidURI, NotFound
 from artifactstore.validation import validate_ref_name
-from artifactstore.values import Commit, FsckReport, Operation
+from artifactstore.values import Commit, FsckReport, GCReport, Operation
 
 from .cache import ObjectCache
 from .connection import CONFIG_NAME, FORMAT, S3Connection, error_code, is_missing, is_precondition_failed
 from .content import S3ContentPort
 from .multipart import MIN_PART
-from .objects import S3ObjectPort
+from .objects import S3ObjectPort, delete_keys, iter_listing
 from .refs import S3RefPort
 
 log = logging.getLogger(__name__)
@@ -190,6 +191,39 @@ class S3Store(EngineStore):
             return super().fsck()
         finally:
             self.object_port.cache = cache
+
+    def gc(self, *, dry_run: bool = False, grace_seconds: float = 3600.0) -> GCReport:
+        """Also abort multipart uploads and remove staging objects older than the grace period.
+
+        Both are what an upload interrupted by a crash leaves behind; neither is counted in
+        the report (they were never content of the store).
+        """
+        report = super().gc(dry_run=dry_run, grace_seconds=grace_seconds)
+        if not dry_run:
+            self._clean_interrupted_uploads(time.time() - grace_seconds)
+        return report
+
+    def _clean_interrupted_uploads(self, cutoff: float) -> None:
+        conn = self.conn
+        staging = [
+            str(item["Key"])
+            for item in iter_listing(conn, conn.key("staging") + "/")
+            if item["LastModified"].timestamp() < cutoff
+        ]
+        delete_keys(conn, staging)
+        aborted = 0
+        marker: dict[str, Any] = {}
+        while True:
+            page = conn.call("list_multipart_uploads", Bucket=conn.bucket, Prefix=conn.root, **marker)
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"].timestamp() < cutoff:
+                    conn.call("abort_multipart_upload", Bucket=conn.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+                    aborted += 1
+            if not page.get("IsTruncated"):
+                break
+            marker = {"KeyMarker": page["NextKeyMarker"], "UploadIdMarker": page["NextUploadIdMarker"]}
+        if staging or aborted:
+            log.info("%s: removed %d staging objects, aborted %d multipart uploads", conn.description, len(staging), aborted)
 
     # ------------------------------------------------------------------ plugin side
     @classmethod
