@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from collections.abc import Iterator
@@ -114,24 +113,16 @@ def rm(uri: str, path: str, branch: str | None, message: str | None, as_json: bo
 @json_option
 @reports_errors
 def import_(src: str, uri: str, branch: str | None, message: str | None, as_json: bool) -> None:
-    """Import the existing tree SRC into the store at URI as one commit."""
-    try:
-        importing = importlib.import_module("artifactstore.importing")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("artifactstore.importing", "artifactstore"):
-            raise CommandError(f"the import command cannot load: module {exc.name!r} is missing") from exc
-        raise CommandError(
-            "this installation of artifactstore has no importer (module artifactstore.importing is missing); "
-            "upgrade artifactstore to a version that provides 'artifactstore import'"
-        ) from exc
-    with open_store(uri) as (store, _):
-        result = importing.import_tree(store, src, branch=branch, message=message)
-        if isinstance(result, Commit):
-            print_commit(result, branch=branch or store.default_branch, as_json=as_json)
-        else:
-            from ._output import print_json
+    """Import the existing tree SRC into the store at URI as one commit.
 
-            print_json(result)
+    SRC is a local directory (an MLflow ``mlartifacts/`` or ``mlruns/`` folder) or an
+    ``s3://bucket/prefix`` written by MLflow's S3 artifact store; files land below the URI's path.
+    """
+    from ..importing import import_tree
+
+    with open_store(uri) as (store, base):
+        commit = import_tree(store, src, branch=branch, message=message, prefix=base)
+        print_commit(commit, branch=branch or store.default_branch, as_json=as_json)
 
 
 __all__ = ["import_", "put", "rm"]

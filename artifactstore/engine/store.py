@@ -300,6 +300,7 @@ class EngineStore(ArtifactStore):
         logical: int | None = None
         new = 0
         blobs: builtins.list[Blob] = []
+        seen: set[bytes] = set()
         batch_bytes = 0
         for path, change in wanted.items():
             if isinstance(change, Delete):
@@ -311,8 +312,11 @@ class EngineStore(ArtifactStore):
             logical = (logical or 0) + size
             if info is not None:
                 new += info.new_bytes
-            elif not self.objects.contains(blob.id):
+            elif blob.id not in seen and not self.objects.contains(blob.id):
                 new += size
+            if blob.id in seen:
+                continue
+            seen.add(blob.id)
             blobs.append(blob)
             batch_bytes += blob.raw_length()
             if batch_bytes > BLOB_BATCH_BYTES:

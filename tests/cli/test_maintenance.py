@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -82,25 +80,27 @@ def test_stats_counts_a_file_stored_twice_as_dedup(cli: Invoke, mem_store: artif
     assert data["stored_bytes"] == BIG and data["dedup_ratio"] == pytest.approx(2.0)
 
 
-def test_import_without_importer_says_so(cli: Invoke, mem_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "artifactstore.importing", None)  # makes the import fail as if missing
-    run = cli("import", "/some/tree", mem_uri, expect=1)
-    assert run.stderr.startswith("error: ") and "artifactstore.importing" in run.stderr
-
-
-def test_import_calls_import_tree(cli: Invoke, mem_store: artifactstore.ArtifactStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[Any, ...]] = []
-
-    def import_tree(store: artifactstore.ArtifactStore, src: str, *, branch: str | None, message: str | None) -> Any:
-        calls.append((src, branch, message))
-        return store.put_bytes("imported.txt", b"i", branch=branch, message=message)
-
-    fake = types.ModuleType("artifactstore.importing")
-    fake.import_tree = import_tree  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "artifactstore.importing", fake)
-    run = cli("import", "s3://bucket/tree", mem_store.uri, "-b", "imp", "-m", "import it")
-    assert calls == [("s3://bucket/tree", "imp", "import it")]
+def test_import_of_a_local_mlartifacts_tree_is_one_commit_below_the_uri_path(
+    cli: Invoke, mem_store: artifactstore.ArtifactStore, tmp_path: Any
+) -> None:
+    src = tmp_path / "mlartifacts"
+    (src / "1" / "run-a" / "artifacts").mkdir(parents=True)
+    (src / "1" / "run-a" / "artifacts" / "model.pkl").write_bytes(b"model")
+    (src / "1" / "run-b" / "artifacts").mkdir(parents=True)
+    (src / "1" / "run-b" / "artifacts" / "model.pkl").write_bytes(b"model")
+    run = cli("import", str(src), mem_store.uri + "/imported", "-b", "imp", "-m", "import it")
     assert run.stdout.strip() == mem_store.resolve("imp")
+    assert mem_store.get_commit("imp").message == "import it"
+    assert mem_store.read_bytes("imported/1/run-b/artifacts/model.pkl", rev="imp") == b"model"
+    assert [e.path for e in mem_store.list("imported", rev="imp", recursive=True)] == [
+        "imported/1/run-a/artifacts/model.pkl",
+        "imported/1/run-b/artifacts/model.pkl",
+    ]
+
+
+def test_import_of_a_missing_source_names_it(cli: Invoke, mem_uri: str) -> None:
+    run = cli("import", "/no/such/tree", mem_uri, expect=1)
+    assert run.stderr.startswith("error: ") and "/no/such/tree" in run.stderr
 
 
 def test_backends_lists_capabilities_and_install_hints(cli: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
