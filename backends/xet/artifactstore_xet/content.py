@@ -39,7 +39,7 @@ from artifactstore.errors import IntegrityError, InvalidInput
 from .cas_lock import CasLock, cas_lock
 from .endpoint import XetEndpoint
 from .index import ContentIndex, IndexEntry
-from .reader import MAX_WINDOW, MIN_WINDOW, XetRangeReader
+from .reader import MAX_WINDOW, MIN_WINDOW, PREFETCH, XetRangeReader
 from .session import get_session, open_retrying
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ class XetContentPort(ContentPort):
         progress: ProgressCallback | None = None,
         min_window: int = MIN_WINDOW,
         max_window: int = MAX_WINDOW,
+        prefetch: int = PREFETCH,
     ) -> None:
         """``directory`` holds the index, the lock and (by default) the embedded CAS ``cas/``.
 
@@ -86,6 +87,7 @@ class XetContentPort(ContentPort):
         self.progress = progress
         self.min_window = min_window
         self.max_window = max_window
+        self.prefetch = prefetch
         local = self.endpoint.local_dir
         self._lock: CasLock | None = cas_lock(local.parent / f"{local.name}.lock") if local is not None else None
         #: Only a CAS inside the store is ours alone, so only it may be rebuilt by gc.
@@ -173,7 +175,9 @@ class XetContentPort(ContentPort):
         def fetch(start: int, end: int) -> list[bytes]:
             return self._fetch(xet_hash, info.size, start, end, info.sha256)
 
-        reader = XetRangeReader(fetch, info.size, min_window=self.min_window, max_window=self.max_window)
+        reader = XetRangeReader(
+            fetch, info.size, min_window=self.min_window, max_window=self.max_window, prefetch=self.prefetch
+        )
         return reader  # type: ignore[return-value]
 
     def _xet_hash(self, info: ContentInfo) -> str:
