@@ -39,11 +39,13 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 import artifactstore
+from artifactstore.values import Commit
 
 MIB = 1024 * 1024
 BLOCK = MIB
@@ -120,7 +122,7 @@ def _make_csvs(work: Path, base_size: int, rng: np.random.Generator) -> list[Pat
             step += 1
 
     csvs = []
-    target = base_size
+    target = float(base_size)
     for version in range(VERSIONS):
         grow(int(target))
         path = work / f"metrics-{version}.csv"
@@ -163,11 +165,13 @@ def run_store(backend: str, w: Workload, tmp: Path) -> Result:
         stored_before = stats.stored_bytes
 
     try:
-        commits = []
-        r.seconds["weights v0"] = timed(lambda: commits.append(store.put_file("model/weights.bin", str(w.weights[0]))))
-        r.seconds["weights v1-9"] = timed(
-            lambda: [commits.append(store.put_file("model/weights.bin", str(p))) for p in w.weights[1:]]
-        )
+        commits: list[Commit] = []
+
+        def put_weights(paths: list[Path]) -> None:
+            commits.extend(store.put_file("model/weights.bin", str(p)) for p in paths)
+
+        r.seconds["weights v0"] = timed(lambda: put_weights(w.weights[:1]))
+        r.seconds["weights v1-9"] = timed(lambda: put_weights(w.weights[1:]))
         r.new_bytes["weights v0"] = commits[0].new_bytes or 0
         r.new_bytes["weights v1-9"] = sum(c.new_bytes or 0 for c in commits[1:])
         r.seconds["weights read"] = timed(lambda: _drain(store.open("model/weights.bin")))
@@ -203,8 +207,11 @@ def run_hf_xet(w: Workload, tmp: Path) -> Result:
         return meta.xet_info.hash, int(meta.dedup_metrics.new_bytes)
 
     results: list[tuple[str, int]] = []
-    r.seconds["weights v0"] = timed(lambda: results.append(upload(w.weights[0])))
-    r.seconds["weights v1-9"] = timed(lambda: [results.append(upload(p)) for p in w.weights[1:]])
+    def upload_all(paths: list[Path]) -> None:
+        results.extend(upload(p) for p in paths)
+
+    r.seconds["weights v0"] = timed(lambda: upload_all(w.weights[:1]))
+    r.seconds["weights v1-9"] = timed(lambda: upload_all(w.weights[1:]))
     r.new_bytes["weights v0"] = results[0][1]
     r.new_bytes["weights v1-9"] = sum(n for _, n in results[1:])
     last_hash, size = results[-1][0], w.weights[-1].stat().st_size
@@ -281,13 +288,13 @@ def run_paired(w: Workload, tmp: Path) -> dict[str, float]:
     try:
         for version, path in enumerate(w.weights):
             part = "weights v0" if version == 0 else "weights v1-9"
-            both(part, lambda p=path: upload(p), lambda p=path: store.put_file("model/weights.bin", str(p)))
+            both(part, partial(upload, path), partial(store.put_file, "model/weights.bin", str(path)))
         for _ in range(3):
             both("weights read", read_direct, lambda: _drain(store.open("model/weights.bin")))
         for run in range(w.runs):
-            both("artifact", lambda: upload(w.artifact), lambda r=run: store.put_file(f"runs/{r}/model.bin", str(w.artifact)))
+            both("artifact", partial(upload, w.artifact), partial(store.put_file, f"runs/{run}/model.bin", str(w.artifact)))
         for path in w.csvs:
-            both("metrics", lambda p=path: upload(p), lambda p=path: store.put_file("metrics/history.csv", str(p)))
+            both("metrics", partial(upload, path), partial(store.put_file, "metrics/history.csv", str(path)))
     finally:
         store.close()
     return {part: base[part] / ours[part] for part in PAIRED_PARTS}
