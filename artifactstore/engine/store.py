@@ -206,6 +206,7 @@ class EngineStore(ArtifactStore):
         author: str | None = None,
     ) -> Commit:
         branch = validate_ref_name(branch or self.default_branch)
+        self._check_branch_writable(branch)
         ops_in = list(changes)
         wanted = _changes_by_path(ops_in)  # paths first: a bad path is named before anything else
         author_line = _author(author)
@@ -346,6 +347,10 @@ class EngineStore(ArtifactStore):
             if owned:
                 stream.close()
 
+    def _check_branch_writable(self, branch: str) -> None:
+        """Hook for backends: raise :class:`~artifactstore.errors.WriteRefused` before anything
+        is stored when ``branch`` must not be written (git: it is checked out in a working tree)."""
+
     # ================================================================== history
     def _commit_value(self, commit: GitCommit) -> Commit:
         message = commit.message.decode("utf-8", "replace")
@@ -459,6 +464,7 @@ class EngineStore(ArtifactStore):
 
     def merge(self, source: str, *, into: str | None = None, message: str | None = None) -> Commit:
         into = validate_ref_name(into or self.default_branch)
+        self._check_branch_writable(into)
         source_id = self._resolve(source)
         ref = HEADS + into
         for _attempt in range(MAX_ATTEMPTS):

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from artifactstore.errors import AlreadyExists, InvalidInput, NotADirectory
+from artifactstore.errors import AlreadyExists, InvalidInput, NotADirectory, WriteRefused
 
 log = logging.getLogger(__name__)
 
@@ -196,3 +196,18 @@ __all__ = [
     "head_target",
     "split_repository_path",
 ]
+
+
+def refuse_checked_out(layout: RepoLayout, ref: str) -> None:
+    """Raise ``WriteRefused`` when ``ref`` is the branch checked out in one of the repository's
+    working trees: writing it would leave that tree's files and index stale."""
+    if not ref.startswith("refs/heads/"):
+        return
+    trees = checked_out_branches(layout)
+    if ref in trees:
+        branch = ref[len("refs/heads/") :]
+        raise WriteRefused(
+            f"branch {branch!r} is checked out in the working tree {str(trees[ref])!r}, and writing to it "
+            f"would leave that tree's files and index stale; write to another branch "
+            f"(append @<branch> to the store URI) or use a bare repository"
+        )

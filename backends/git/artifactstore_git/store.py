@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from artifactstore.engine import EngineStore
-from artifactstore.errors import InvalidInput, InvalidURI, NotFound, WriteRefused
+from artifactstore.errors import InvalidInput, InvalidURI, NotFound
 from artifactstore.validation import validate_ref_name
-from artifactstore.values import Commit, Operation
 
 from .lfs import LfsContentPort
 from .objects import LooseObjectPort
 from .refs import GitRefPort
 from .repo import (
     RepoLayout,
-    checked_out_branches,
     create_bare_repository,
     find_repository,
     head_target,
+    refuse_checked_out,
     split_repository_path,
 )
 
@@ -143,33 +142,11 @@ class GitStore(EngineStore):
 
     # ------------------------------------------------------------------ checked-out branches
     def _refuse_checked_out(self, ref: str) -> None:
-        if not ref.startswith(HEADS):
-            return
-        trees = checked_out_branches(self.layout)
-        if ref in trees:
-            branch = ref[len(HEADS) :]
-            raise WriteRefused(
-                f"branch {branch!r} is checked out in the working tree {str(trees[ref])!r}, and writing to it "
-                f"would leave that tree's files and index stale; write to another branch "
-                f"(artifactstore+git://{self.layout.root}@<branch>) or use a bare repository"
-            )
+        refuse_checked_out(self.layout, ref)
 
-    def commit(
-        self,
-        changes: Iterable[Operation],
-        *,
-        branch: str | None = None,
-        message: str | None = None,
-        expect_head: str | None = None,
-        author: str | None = None,
-    ) -> Commit:
+    def _check_branch_writable(self, branch: str) -> None:
         # Refuse before any content is stored (the ref port refuses again at the swap).
-        self._refuse_checked_out(HEADS + (branch or self.default_branch))
-        return super().commit(changes, branch=branch, message=message, expect_head=expect_head, author=author)
-
-    def merge(self, source: str, *, into: str | None = None, message: str | None = None) -> Commit:
-        self._refuse_checked_out(HEADS + (into or self.default_branch))
-        return super().merge(source, into=into, message=message)
+        refuse_checked_out(self.layout, HEADS + branch)
 
     def close(self) -> None:
         self.object_port.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,17 +12,16 @@ from artifactstore_git.objects import LooseObjectPort
 from artifactstore_git.refs import GitRefPort
 from artifactstore_git.repo import (
     RepoLayout,
-    checked_out_branches,
     create_bare_repository,
     find_repository,
     head_target,
+    refuse_checked_out,
     split_repository_path,
 )
 
 from artifactstore.engine import EngineStore
-from artifactstore.errors import InvalidInput, InvalidURI, NotFound, WriteRefused
+from artifactstore.errors import InvalidInput, InvalidURI, NotFound
 from artifactstore.validation import validate_ref_name
-from artifactstore.values import Commit, Operation
 
 from .content import DEFAULT_LOCK_TIMEOUT, ProgressCallback, XetContentPort
 from .endpoint import XetEndpoint
@@ -181,30 +180,11 @@ class XetStore(EngineStore):
 
     # ------------------------------------------------------------------ checked-out branches
     def _refuse_checked_out(self, ref: str) -> None:
-        if not ref.startswith(HEADS):
-            return
-        trees = checked_out_branches(self.layout)
-        if ref in trees:
-            raise WriteRefused(
-                f"branch {ref[len(HEADS):]!r} is checked out in the working tree {str(trees[ref])!r}; "
-                "write to another branch or use a bare repository"
-            )
+        refuse_checked_out(self.layout, ref)
 
-    def commit(
-        self,
-        changes: Iterable[Operation],
-        *,
-        branch: str | None = None,
-        message: str | None = None,
-        expect_head: str | None = None,
-        author: str | None = None,
-    ) -> Commit:
-        self._refuse_checked_out(HEADS + (branch or self.default_branch))
-        return super().commit(changes, branch=branch, message=message, expect_head=expect_head, author=author)
-
-    def merge(self, source: str, *, into: str | None = None, message: str | None = None) -> Commit:
-        self._refuse_checked_out(HEADS + (into or self.default_branch))
-        return super().merge(source, into=into, message=message)
+    def _check_branch_writable(self, branch: str) -> None:
+        # Refuse before any content is stored (the ref port refuses again at the swap).
+        refuse_checked_out(self.layout, HEADS + branch)
 
     def close(self) -> None:
         self.object_port.close()
