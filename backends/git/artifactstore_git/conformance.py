@@ -6,6 +6,7 @@ import itertools
 import os
 import zlib
 from pathlib import Path
+from typing import Any
 
 from artifactstore.conformance_target import ConformanceTarget
 from artifactstore.errors import InvalidURI
@@ -17,19 +18,28 @@ _counter = itertools.count()
 
 
 class GitConformanceTarget(ConformanceTarget):
-    """Fresh bare repositories under the test's temporary directory (or under ``--uri``'s path)."""
+    """Fresh bare repositories under the test's temporary directory (or under ``--uri``'s path).
+
+    Other backends that keep their history in a git repository (xet) subclass it with their
+    own ``scheme`` and ``store_class``.
+    """
+
+    scheme = "git"
+    store_class: type[Any] = GitStore
 
     def new_store_uri(self, tmp_path: Path, base_uri: str | None = None) -> str:
         base = tmp_path
         if base_uri:
-            prefix = "artifactstore+git:"
+            prefix = f"artifactstore+{self.scheme}:"
             if not base_uri.startswith(prefix):
-                raise InvalidURI(f"base URI {base_uri!r} is not a git store URI; use artifactstore+git:///some/dir")
+                raise InvalidURI(
+                    f"base URI {base_uri!r} is not a {self.scheme} store URI; use {prefix}///some/dir"
+                )
             rest = base_uri[len(prefix) :]
             base = Path(rest[2:] if rest.startswith("//") else rest)
-        path = base / f"git-store-{os.getpid()}-{next(_counter)}"
-        GitStore(path, create=True).close()
-        return f"artifactstore+git://{path.resolve()}"
+        path = base / f"{self.scheme}-store-{os.getpid()}-{next(_counter)}"
+        self.store_class(path, create=True).close()
+        return f"artifactstore+{self.scheme}://{path.resolve()}"
 
     def corrupt_content(self, store: ArtifactStore, sha256: str) -> None:
         assert isinstance(store, GitStore)
@@ -38,8 +48,8 @@ class GitConformanceTarget(ConformanceTarget):
 
     def corrupt_object(self, store: ArtifactStore, oid: str) -> None:
         """Rewrite the loose object so it still parses but no longer hashes to ``oid``."""
-        assert isinstance(store, GitStore)
-        path = store.gitdir / "objects" / oid[:2] / oid[2:]
+        assert isinstance(store, self.store_class)
+        path = store.layout.commondir / "objects" / oid[:2] / oid[2:]
         raw = zlib.decompress(path.read_bytes())
         header, _, data = raw.partition(b"\0")
         if not data:

@@ -3,37 +3,24 @@
 from __future__ import annotations
 
 import hashlib
-import itertools
 import os
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from artifactstore.conformance_target import ConformanceTarget
+from artifactstore_git.conformance import GitConformanceTarget
+
 from artifactstore.engine import ContentInfo
-from artifactstore.errors import InvalidURI
 from artifactstore.store import ArtifactStore
 
 from .content import XET_HASH_KEY
 from .store import XetStore
 
-_counter = itertools.count()
 
-
-class XetConformanceTarget(ConformanceTarget):
+class XetConformanceTarget(GitConformanceTarget):
     """Fresh stores (bare repository + embedded ``local://`` CAS) under the test's temporary directory."""
 
-    def new_store_uri(self, tmp_path: Path, base_uri: str | None = None) -> str:
-        base = tmp_path
-        if base_uri:
-            prefix = "artifactstore+xet:"
-            if not base_uri.startswith(prefix):
-                raise InvalidURI(f"base URI {base_uri!r} is not a xet store URI; use artifactstore+xet:///some/dir")
-            rest = base_uri[len(prefix) :]
-            base = Path(rest[2:] if rest.startswith("//") else rest)
-        path = base / f"xet-store-{os.getpid()}-{next(_counter)}"
-        XetStore(path, create=True).close()
-        return f"artifactstore+xet://{path.resolve()}"
+    scheme = "xet"
+    store_class = XetStore
 
     def corrupt_content(self, store: ArtifactStore, sha256: str) -> None:
         """Flip one byte of a xorb that holds the content, found by trying xorbs in turn.
@@ -55,19 +42,6 @@ class XetConformanceTarget(ConformanceTarget):
                     return
                 _flip(xorb, position)
         raise ValueError(f"found no xorb byte of content {sha256} to corrupt")
-
-    def corrupt_object(self, store: ArtifactStore, oid: str) -> None:
-        """Rewrite the loose object so it still parses but no longer hashes to ``oid``."""
-        assert isinstance(store, XetStore)
-        path = store.layout.commondir / "objects" / oid[:2] / oid[2:]
-        raw = zlib.decompress(path.read_bytes())
-        header, _, data = raw.partition(b"\0")
-        if not data:
-            raise ValueError(f"object {oid} has no content to corrupt")
-        data = data[:-1] + bytes([data[-1] ^ 0x01])
-        os.chmod(path, 0o644)
-        path.write_bytes(zlib.compress(header + b"\0" + data))
-        store.reader = type(store.reader)(store.objects)  # drop the engine's verified-object cache
 
 
 def _xorbs(cas: Path) -> list[Path]:
