@@ -37,8 +37,6 @@ SCENARIOS = (
 #: Damage that reads do catch (no wrong bytes, fsck names it) but report with an error that
 #: is not an IntegrityError naming the content; reported to the backend owners.
 UNCLEAR_READ_ERRORS = {
-    ("s3", "truncate-content"): "s3 ranged reads of content shorter than its pointer raise S3Error (HTTP 416)",
-    ("s3", "swap-content"): "s3 ranged reads of content shorter than its pointer raise S3Error (HTTP 416)",
     ("xet", "truncate-content"): "xet reads of a damaged xorb raise a bare OSError that does not name the content",
     ("xet", "swap-content"): (
         "xet reads of swapped xorbs raise hf-xet's ValueError ('Configuration error: Invalid arguments') or a "

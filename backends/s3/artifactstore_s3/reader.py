@@ -7,7 +7,9 @@ import logging
 import time
 from typing import Any
 
-from .connection import S3Connection, is_transient
+from artifactstore.errors import IntegrityError
+
+from .connection import S3Connection, error_code, is_transient
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,13 @@ class RangedReader(io.RawIOBase):
                 break
             except Exception as exc:
                 self._drop()
+                code, status = error_code(exc)
+                if status == 416 or code == "InvalidRange":
+                    content = "".join(self.key.rsplit("/", 2)[-2:])  # keys are .../content/ab/<rest of sha256>
+                    raise IntegrityError(
+                        f"content {content} (S3 object {self.key!r}) ends before byte {self._pos} although its "
+                        f"pointer records {self.size} bytes (truncated or replaced); run 'artifactstore fsck'"
+                    ) from exc
                 if not is_transient(exc) or delay is None:
                     raise self.conn.wrap(exc, f"read {self.key}") from exc
                 log.info("reading %s at %d failed (%s); reopening", self.key, self._pos, exc)
