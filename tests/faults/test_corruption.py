@@ -36,13 +36,7 @@ SCENARIOS = (
 )
 #: Damage that reads do catch (no wrong bytes, fsck names it) but report with an error that
 #: is not an IntegrityError naming the content; reported to the backend owners.
-UNCLEAR_READ_ERRORS = {
-    ("xet", "truncate-content"): "xet reads of a damaged xorb raise a bare OSError that does not name the content",
-    ("xet", "swap-content"): (
-        "xet reads of swapped xorbs raise hf-xet's ValueError ('Configuration error: Invalid arguments') or a "
-        "bare OSError, and fsck then crashes with that ValueError"
-    ),
-}
+UNCLEAR_READ_ERRORS: dict[tuple[str, str], str] = {}
 FILES = {
     "small-a.txt": b"alpha " * 50,
     "small-b.txt": b"bravo " * 60,

@@ -210,14 +210,23 @@ class XetContentPort(ContentPort):
                     f"content {sha256} (Xet hash {xet_hash}) is missing from the Xet CAS "
                     f"{self.endpoint.url}: {exc}; run 'artifactstore fsck'"
                 ) from exc
-            except RuntimeError as exc:
+            except (RuntimeError, OSError, ValueError) as exc:
+                # hf-xet reports a damaged xorb as RuntimeError, OSError or ValueError; on a
+                # local CAS that is damage, on a remote one it may be the network.
                 if self.endpoint.local_dir is None:
                     raise OSError(f"reading content {sha256} from Xet CAS {self.endpoint.url} failed: {exc}") from exc
                 raise IntegrityError(
-                    f"content {sha256} cannot be reconstructed from the local Xet CAS: {exc}; run 'artifactstore fsck'"
+                    f"content {sha256} cannot be reconstructed from the local Xet CAS "
+                    f"({type(exc).__name__}: {exc}); run 'artifactstore fsck'"
                 ) from exc
             finally:
                 del group
+        got = sum(len(piece) for piece in pieces)
+        if got != end - start:
+            raise IntegrityError(
+                f"content {sha256} (Xet hash {xet_hash}) came back with {got} bytes for range {start}-{end}; "
+                "run 'artifactstore fsck'"
+            )
         if self.progress is not None:
             self.progress("download", end, size)
         return pieces
