@@ -119,13 +119,20 @@ class Registry:
 
 
 _registry: Registry | None = None
+_registry_env: str | None = None
 
 
 def get_registry() -> Registry:
-    """The process-wide registry (plugins are loaded on first use)."""
-    global _registry
-    if _registry is None:
+    """The process-wide registry (plugins are loaded on first use).
+
+    It is rebuilt when ``ARTIFACTSTORE_PLUGINS`` changes, so the set of loaded plugins always
+    matches the environment (tests narrow it per module).
+    """
+    global _registry, _registry_env
+    wanted = os.environ.get(ENV_PLUGINS)
+    if _registry is None or wanted != _registry_env:
         _registry = Registry()
+        _registry_env = wanted
     return _registry
 
 

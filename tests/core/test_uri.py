@@ -82,3 +82,10 @@ def test_missing_config_file_says_where_it_looked(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("ARTIFACTSTORE_CONFIG", str(tmp_path / "absent.toml"))
     with pytest.raises(ConfigError, match="absent.toml"):
         artifactstore.open("models")
+
+
+def test_registry_follows_the_plugin_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARTIFACTSTORE_PLUGINS", "")
+    assert list(get_registry().backends()) == ["memory"]
+    monkeypatch.setenv("ARTIFACTSTORE_PLUGINS", "git")
+    assert list(get_registry().backends()) == ["git", "memory"]
