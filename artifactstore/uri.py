@@ -62,8 +62,13 @@ class StoreURI:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-def parse_uri(uri: str) -> StoreURI:
-    """Parse ``uri`` into a :class:`StoreURI`, asking the backend where its store ends."""
+def parse_uri(uri: str, *, create: bool = False) -> StoreURI:
+    """Parse ``uri`` into a :class:`StoreURI`, asking the backend where its store ends.
+
+    With ``create`` the whole location names the store to create: the backend is not asked
+    to find an existing store above it (``init`` inside a git checkout must not pick the
+    checkout).
+    """
     if not isinstance(uri, str) or not uri:
         raise InvalidURI(f"store URI must be a non-empty string, got {uri!r}")
     match = _SCHEME.match(uri)
@@ -89,6 +94,8 @@ def parse_uri(uri: str) -> StoreURI:
     else:
         location, sub = cls.split_root(netloc, path)
         branch = None
+        if create and sub.strip("/"):
+            location, sub = f"{location.rstrip('/')}/{sub.strip('/')}", ""
     if not location:
         raise InvalidURI(f"URI {uri!r} names no store location")
     sub = sub.strip("/")
@@ -172,7 +179,7 @@ def open(uri: str, *, create: bool = False, **options: Any) -> ArtifactStore:  #
 
 def open_with_path(uri: str, *, create: bool = False, **options: Any) -> tuple[ArtifactStore, str]:
     """Like :func:`open`, and also return the path inside the store the URI points at."""
-    parsed = parse_uri(uri)
+    parsed = parse_uri(uri, create=create)
     cls = get_registry().backend(parsed.backend)
     merged = {**parsed.options, **options}
     store = cls.from_location(parsed.location, branch=parsed.branch, create=create, options=merged)

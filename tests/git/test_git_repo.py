@@ -234,3 +234,17 @@ def test_fsck_reports_corrupted_lfs_file_and_loose_object(store, git) -> None:
     proc = subprocess.run(["git", "-C", str(store.gitdir), "fsck", "--full"], capture_output=True, text=True)
     assert proc.returncode != 0
     assert blob in proc.stderr + proc.stdout
+
+
+def test_init_inside_a_git_checkout_creates_a_new_store_not_the_checkout(tmp_path: Path) -> None:
+    """`artifactstore init` (or the server's embedded default) under a clone must not pick the clone."""
+    checkout = tmp_path / "checkout"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(checkout)], check=True)
+    uri = f"artifactstore+git://{checkout}/artifactstore-data/store"
+    store = artifactstore.open(uri, create=True)
+    store.put_bytes("a.txt", b"a")
+    assert (checkout / "artifactstore-data" / "store" / "HEAD").is_file()
+    reopened, path = artifactstore.open_with_path(uri + "/1/run/artifacts")
+    assert path == "1/run/artifacts"
+    assert reopened.read_bytes("a.txt") == b"a"
+    assert subprocess.run(["git", "-C", str(checkout), "rev-parse", "--verify", "-q", "main"], capture_output=True).returncode != 0
