@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from artifactstore.engine import EngineStore
+from artifactstore.engine import ContentPort, EngineStore
 from artifactstore.errors import InvalidInput, InvalidURI, NotFound
 from artifactstore.validation import validate_ref_name
 
@@ -72,7 +72,11 @@ class GitStore(EngineStore):
         fsync: bool = True,
         lock_timeout: float = 30.0,
         stale_lock_seconds: float = 120.0,
+        content: Callable[[RepoLayout], ContentPort] | None = None,
     ) -> None:
+        """``content`` builds the content port from the repository layout; the default keeps
+        large files in the Git LFS layout. Backends that keep history here but content
+        elsewhere (xet) pass their own."""
         root = Path(os.path.abspath(os.path.expanduser(os.fspath(path))))
         if branch is not None:
             validate_ref_name(branch, what="branch")
@@ -80,7 +84,8 @@ class GitStore(EngineStore):
         if layout is None:
             if not create:
                 raise NotFound(
-                    f"no git repository at {str(root)!r}; create one with: artifactstore init artifactstore+git://{root}"
+                    f"no {self.name} store at {str(root)!r} (no git repository there); "
+                    f"create one with: artifactstore init artifactstore+{self.name}://{root}"
                 )
             layout = create_bare_repository(root, branch or "main")
         self.layout: RepoLayout = layout
@@ -96,7 +101,7 @@ class GitStore(EngineStore):
                 fsync=fsync,
                 guard=self._refuse_checked_out,
             ),
-            content=LfsContentPort(layout.commondir, fsync=fsync),
+            content=content(layout) if content else LfsContentPort(layout.commondir, fsync=fsync),
             default_branch=default,
             inline_threshold=inline_threshold,
         )
@@ -133,7 +138,7 @@ class GitStore(EngineStore):
     @property
     def uri(self) -> str:
         suffix = f"@{self._explicit_branch.replace('/', '%2F')}" if self._explicit_branch else ""
-        return f"artifactstore+git://{self.layout.root}{suffix}"
+        return f"artifactstore+{self.name}://{self.layout.root}{suffix}"
 
     @property
     def gitdir(self) -> Path:

@@ -5,30 +5,21 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from artifactstore_git.objects import LooseObjectPort
-from artifactstore_git.refs import GitRefPort
 from artifactstore_git.repo import (
     RepoLayout,
-    create_bare_repository,
-    find_repository,
-    head_target,
-    refuse_checked_out,
     split_repository_path,
 )
+from artifactstore_git.store import GitStore
 
-from artifactstore.engine import EngineStore
-from artifactstore.errors import InvalidInput, InvalidURI, NotFound
-from artifactstore.validation import validate_ref_name
+from artifactstore.errors import InvalidInput, InvalidURI
 
 from .content import DEFAULT_LOCK_TIMEOUT, ProgressCallback, XetContentPort
 from .endpoint import XetEndpoint
 
 log = logging.getLogger(__name__)
 
-HEADS = "refs/heads/"
 #: Files larger than this go to the Xet CAS. Below it a git blob is cheaper than a CAS
 #: upload (each upload writes at least one xorb and one shard file).
 DEFAULT_INLINE_THRESHOLD = 1024 * 1024
@@ -50,7 +41,7 @@ OPTIONS = {
 _ENDPOINT_OPTIONS = ("endpoint", "token", "token_expiry", "token_refresh_url", "token_refresh_headers")
 
 
-class XetStore(EngineStore):
+class XetStore(GitStore):
     """A git repository for history plus a Xet content-addressed store for file bytes.
 
     How it differs from other backends:
@@ -92,43 +83,30 @@ class XetStore(EngineStore):
         endpoint: XetEndpoint | None = None,
         progress: ProgressCallback | None = None,
     ) -> None:
-        root = Path(os.path.abspath(os.path.expanduser(os.fspath(path))))
-        if branch is not None:
-            validate_ref_name(branch, what="branch")
-        layout = find_repository(root)
-        if layout is None:
-            if not create:
-                raise NotFound(
-                    f"no xet store at {str(root)!r}; create one with: artifactstore init artifactstore+xet://{root}"
-                )
-            layout = create_bare_repository(root, branch or "main")
-        self.layout: RepoLayout = layout
-        self._explicit_branch = branch
-        xet_dir = layout.commondir / XET_DIR
-        xet_dir.mkdir(exist_ok=True)
-        self.object_port = LooseObjectPort(layout.commondir, fsync=fsync)
-        self.content_port = XetContentPort(
-            xet_dir,
-            endpoint,
-            lock_timeout=cas_lock_timeout,
-            spool_streams=spool_streams,
-            fsync=fsync,
-            progress=progress,
-        )
-        default = branch or _branch_of(head_target(layout.gitdir)) or "main"
-        super().__init__(
-            objects=self.object_port,
-            refs=GitRefPort(
-                layout.commondir,
-                lock_timeout=lock_timeout,
-                stale_lock_seconds=stale_lock_seconds,
+        def content(layout: RepoLayout) -> XetContentPort:
+            xet_dir = layout.commondir / XET_DIR
+            xet_dir.mkdir(exist_ok=True)
+            return XetContentPort(
+                xet_dir,
+                endpoint,
+                lock_timeout=cas_lock_timeout,
+                spool_streams=spool_streams,
                 fsync=fsync,
-                guard=self._refuse_checked_out,
-            ),
-            content=self.content_port,
-            default_branch=default,
+                progress=progress,
+            )
+
+        super().__init__(
+            path,
+            branch=branch,
+            create=create,
             inline_threshold=inline_threshold,
+            fsync=fsync,
+            lock_timeout=lock_timeout,
+            stale_lock_seconds=stale_lock_seconds,
+            content=content,
         )
+        assert isinstance(self.content, XetContentPort)
+        self.content_port: XetContentPort = self.content
 
     # ------------------------------------------------------------------ plugin side
     @classmethod
@@ -165,11 +143,6 @@ class XetStore(EngineStore):
         return cls(location, branch=branch, create=create, endpoint=endpoint, **kwargs)
 
     @property
-    def uri(self) -> str:
-        suffix = f"@{self._explicit_branch.replace('/', '%2F')}" if self._explicit_branch else ""
-        return f"artifactstore+xet://{self.layout.root}{suffix}"
-
-    @property
     def progress(self) -> ProgressCallback | None:
         """Called as ``progress(direction, bytes_done, bytes_total)`` during CAS transfers."""
         return self.content_port.progress
@@ -177,23 +150,6 @@ class XetStore(EngineStore):
     @progress.setter
     def progress(self, callback: ProgressCallback | None) -> None:
         self.content_port.progress = callback
-
-    # ------------------------------------------------------------------ checked-out branches
-    def _refuse_checked_out(self, ref: str) -> None:
-        refuse_checked_out(self.layout, ref)
-
-    def _check_branch_writable(self, branch: str) -> None:
-        # Refuse before any content is stored (the ref port refuses again at the swap).
-        refuse_checked_out(self.layout, HEADS + branch)
-
-    def close(self) -> None:
-        self.object_port.close()
-
-
-def _branch_of(ref: str | None) -> str | None:
-    if ref and ref.startswith(HEADS):
-        return ref[len(HEADS) :]
-    return None
 
 
 def _parse_options(location: str, options: Mapping[str, Any]) -> dict[str, Any]:
