@@ -28,12 +28,6 @@ from artifactstore.values import Put
 
 from .conftest import ChildResult, FaultTable, make_payload, open_store, run_child, storage_staging
 
-XET_FOREIGN_ERROR = "xet re-raises hf-xet's RuntimeError when its CAS database cannot be written (not an OSError)"
-XET_DB_BROKEN = (
-    "after ENOSPC hf-xet's CAS database (redb) is left unreadable ('invalid data'), so every later "
-    "content write fails even once space is freed"
-)
-
 # (backend, where the failing write lands, RLIMIT_FSIZE bytes, large-file size or 0, limit_at)
 CASES = [
     pytest.param("git", "content", 0, 64 * 1024, None, id="git-content-empty"),
@@ -50,15 +44,8 @@ CASES = [
     pytest.param("git", "objects", 1000, 0, None, id="git-objects-1000"),
     pytest.param("git", "ref", 0, 0, "ref-swap", id="git-ref-lock-0"),
     pytest.param("git", "ref", 10, 0, "ref-swap", id="git-ref-10"),
-    pytest.param(
-        "xet",
-        "content",
-        1000,
-        64 * 1024,
-        None,
-        id="xet-cas-database",
-        marks=pytest.mark.xfail(strict=True, reason=XET_FOREIGN_ERROR),
-    ),
+    # hf-xet cannot create its CAS database: a RuntimeError that xet maps to OSError(EFBIG).
+    pytest.param("xet", "content", 1000, 64 * 1024, None, id="xet-cas-database"),
     pytest.param("xet", "content", 2_000_000, 3_000_000, None, id="xet-content-xorb"),
     pytest.param("xet", "objects", 1000, 0, None, id="xet-objects-1000"),
     pytest.param("xet", "ref", 0, 0, "ref-swap", id="xet-ref-lock-0"),
@@ -154,16 +141,7 @@ def test_write_past_file_size_limit_fails_cleanly(
         store.close()
 
 
-@pytest.mark.parametrize(
-    "backend",
-    [
-        "git",
-        pytest.param(
-            "xet",
-            marks=pytest.mark.xfail(strict=True, reason="xet re-raises hf-xet's bare EFBIG/ENOSPC error, which names no file"),
-        ),
-    ],
-)
+@pytest.mark.parametrize("backend", ["git", "xet"])
 def test_disk_full_error_names_what_was_written(backend: str, targets: dict[str, ConformanceTarget], tmp_path: Path) -> None:
     uri = targets[backend].new_store_uri(tmp_path)
     child = run_child(uri, _payloads(tmp_path, 64 * 1024), fsize_limit=1000)
@@ -204,7 +182,9 @@ def _fill(directory: Path, leave: int) -> Path:
 ENOSPC_CASES = [
     pytest.param("git", 0, 64 * 1024, id="git-full"),
     pytest.param("git", 30000, 64 * 1024, id="git-short-write"),
-    pytest.param("xet", 0, 64 * 1024, id="xet-full", marks=pytest.mark.xfail(strict=True, reason=XET_DB_BROKEN)),
+    # hf-xet's CAS database is created on a full disk: xet removes the partial file it leaves
+    # (unreadable, "invalid data", even once space is back) while the CAS holds no content.
+    pytest.param("xet", 0, 64 * 1024, id="xet-full"),
     pytest.param("xet", 1_500_000, 3_000_000, id="xet-xorb"),
 ]
 

@@ -22,33 +22,43 @@ How this port differs from a plain content store:
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from artifactstore_git.locks import filesystem_barrier, fsync_dir
 
 from artifactstore.engine import ContentInfo, ContentPort
 from artifactstore.errors import IntegrityError, InvalidInput
 
+from .cas_database import discard_empty, find_database, holds_content, is_open_failure
 from .cas_lock import CasLock, cas_lock
 from .endpoint import XetEndpoint
 from .index import ContentIndex, IndexEntry
 from .reader import MAX_WINDOW, MIN_WINDOW, PREFETCH, XetRangeReader
 from .session import get_session, open_retrying
+from .write_errors import DISK_FULL, os_errno, translated, write_failure
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: Pointer key that carries the Xet file hash.
 XET_HASH_KEY = "xet-hash"
 #: Bytes handed to ``XetStreamUpload.write`` at a time.
 UPLOAD_CHUNK = 8 * 1024 * 1024
 DEFAULT_LOCK_TIMEOUT = 600.0
+
+#: One repair of a damaged CAS database at a time in this process (other processes are kept
+#: out by the CAS lock, which every caller of the repair holds).
+_repair_guard = threading.Lock()
 
 #: ``progress(direction, bytes_done, bytes_total)``; ``direction`` is "upload" or "download".
 ProgressCallback = Callable[[str, int, "int | None"], None]
@@ -135,21 +145,29 @@ class XetContentPort(ContentPort):
         if hook is not None:
             kwargs["progress_callback"] = hook
         local = self.endpoint.local_dir
+        what = f"content from {os.path.abspath(local_path)}" if local_path is not None else "streamed content"
+        where = str(local) if local is not None else self.endpoint.url
+
+        def failure(exc: BaseException) -> OSError:
+            return write_failure(exc, what=what, where=where)
+
         with self._hold():
             started = time.time()
-            upload = open_retrying(lambda: session.new_upload_commit(**kwargs), what="upload")
+            upload = self._open(lambda: session.new_upload_commit(**kwargs), what="upload", failure=failure)
             try:
                 if local_path is not None:
                     # Waiting for the commit first lets ingestion and finalization overlap
                     # (measured ~2 ms per upload faster than waiting for the file first).
-                    handle = upload.start_upload_file(os.fspath(local_path))
-                    upload.wait_to_finish()
-                    meta = handle.result()
-                    del handle
+                    with translated(what=what, where=where):
+                        handle = upload.start_upload_file(os.fspath(local_path))
+                        upload.wait_to_finish()
+                        meta = handle.result()
+                        del handle
                 else:
                     assert stream is not None
-                    meta = _upload_stream(upload, stream)  # finish() must precede wait_to_finish()
-                    upload.wait_to_finish()
+                    meta = _upload_stream(upload, stream, what=what, where=where)
+                    with translated(what=what, where=where):
+                        upload.wait_to_finish()  # finish() must precede wait_to_finish()
             except BaseException:
                 with contextlib.suppress(Exception):
                     upload.abort()
@@ -163,10 +181,61 @@ class XetContentPort(ContentPort):
             repeat = known is not None and known.xet_hash == info.extra[XET_HASH_KEY] and info.new_bytes == 0
             # A repeated upload adds only a redundant shard: the first one was made durable.
             if self.fsync and local is not None and not repeat:
-                _make_durable(local, since=started)
+                with translated(what=f"content {info.sha256[:8]}", where=where):
+                    _make_durable(local, since=started)
             self.index.put(info.sha256, info.extra[XET_HASH_KEY], info.size, info.new_bytes)
         log.debug("stored %s (%d bytes, %d new) in the Xet CAS", info.sha256, info.size, info.new_bytes)
         return info
+
+    def _open(self, opener: Callable[[], T], *, what: str, failure: Callable[[BaseException], OSError]) -> T:
+        """Open an hf-xet transfer; repair a CAS database that a full disk left unreadable.
+
+        The caller holds the CAS lock, so no other process has the database open; no thread
+        of this one has either (hf-xet would have shared its open handle instead of failing).
+        """
+        try:
+            return open_retrying(opener, what=what)
+        except RuntimeError as exc:
+            if not is_open_failure(exc) or self.endpoint.local_dir is None:
+                raise failure(exc) from exc
+            cause: RuntimeError = exc
+        with _repair_guard:
+            for _attempt in range(3):
+                # Open again first: another thread of this process may have repaired the
+                # database meanwhile, and may hold it open now.
+                try:
+                    return open_retrying(opener, what=what)
+                except RuntimeError as exc:
+                    if not is_open_failure(exc):
+                        raise failure(exc) from exc
+                    cause = exc
+                # Returns only when a damaged, empty database was removed; raises otherwise
+                # (on a full disk after removing the partial database the failed open left).
+                self._repair_database(cause, failure)
+        raise failure(cause) from cause
+
+    def _repair_database(self, exc: RuntimeError, failure: Callable[[BaseException], OSError]) -> None:
+        """Remove a damaged database that holds nothing (see :mod:`.cas_database`), or raise.
+
+        Returns only when the database was damaged and is gone, so that opening again may work.
+        """
+        local = self.endpoint.local_dir
+        assert local is not None
+        database = find_database(local)
+        code = os_errno(exc)
+        if database is None or (code is not None and code not in DISK_FULL):
+            raise failure(exc) from exc  # not damage a full disk leaves (permissions...): not ours to fix
+        if holds_content(database):
+            if code is not None:
+                raise failure(exc) from exc  # the disk is still full; the database itself is intact
+            raise IntegrityError(
+                f"the Xet CAS database {database} of store {self.directory.parent} cannot be opened "
+                f"({exc}) and the CAS holds content that is read through it; it was left untouched: "
+                f"back up {local}, then run 'artifactstore fsck'"
+            ) from exc
+        discard_empty(database, store=self.directory.parent, cause=exc, disk_full=code is not None)
+        if code is not None:
+            raise failure(exc) from exc  # still full: the partial database is gone, retry later
 
     # ------------------------------------------------------------------ reads
     def open(self, info: ContentInfo) -> BinaryIO:
@@ -198,8 +267,16 @@ class XetContentPort(ContentPort):
         session = get_session()
         file_info = hf_xet.XetFileInfo(xet_hash, size)
         kwargs = self.endpoint.connect_kwargs()
+
+        def failure(exc: BaseException) -> OSError:
+            return OSError(
+                os_errno(exc) or errno.EIO,
+                f"reading content {sha256} from the Xet CAS {self.endpoint.local_dir or self.endpoint.url} failed "
+                f"(hf-xet: {type(exc).__name__}: {exc}); retry, and run 'artifactstore fsck' if it persists",
+            )
+
         with self._hold():
-            group = open_retrying(lambda: session.new_download_stream_group(**kwargs), what="download")
+            group = self._open(lambda: session.new_download_stream_group(**kwargs), what="download", failure=failure)
             try:
                 # The pieces are kept as hf-xet hands them over: joining them would hold a
                 # window twice.
@@ -295,17 +372,20 @@ class XetContentPort(ContentPort):
             recover(self.embedded_dir)
 
 
-def _upload_stream(upload: Any, stream: BinaryIO) -> Any:
+def _upload_stream(upload: Any, stream: BinaryIO, *, what: str, where: str) -> Any:
     # hf-xet computes the SHA-256 on its own threads while it chunks; hashing here as
     # well would put a second pass on the caller's thread.
-    channel = upload.start_upload_stream()
+    with translated(what=what, where=where):
+        channel = upload.start_upload_stream()
     try:
         while True:
-            chunk = stream.read(UPLOAD_CHUNK)
+            chunk = stream.read(UPLOAD_CHUNK)  # the caller's stream: its errors pass unchanged
             if not chunk:
                 break
-            channel.write(chunk)
-        return channel.finish()
+            with translated(what=what, where=where):
+                channel.write(chunk)
+        with translated(what=what, where=where):
+            return channel.finish()
     except BaseException:
         with contextlib.suppress(Exception):
             channel.abort()

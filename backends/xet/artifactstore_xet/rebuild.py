@@ -27,6 +27,7 @@ from artifactstore.errors import IntegrityError
 from .endpoint import XetEndpoint
 from .index import IndexEntry
 from .session import get_session
+from .write_errors import translated
 
 log = logging.getLogger(__name__)
 
@@ -66,24 +67,37 @@ def rebuild_cas(cas: Path, keep: Sequence[IndexEntry]) -> None:
     target = XetEndpoint.local(building).connect_kwargs()
     before = _size(cas)
     group = session.new_download_stream_group(**source)
-    upload = session.new_upload_commit(**target)
+    try:
+        with translated(what="the live content (gc rebuild)", where=str(building)):
+            upload = session.new_upload_commit(**target)
+    except BaseException:
+        del group
+        shutil.rmtree(building, ignore_errors=True)
+        raise
     try:
         for entry in keep:
             info = hf_xet.XetFileInfo(entry.xet_hash, entry.size)
             sha = hashlib.sha256()
-            channel = upload.start_upload_stream()
+            # A full disk during the copy is a write failure naming the content; the old
+            # CAS is untouched until the swap.
+            what = f"content {entry.sha256}"
+            with translated(what=what, where=str(building)):
+                channel = upload.start_upload_stream()
             for start in range(0, entry.size, COPY_WINDOW):
                 end = min(entry.size, start + COPY_WINDOW)
                 for piece in group.download_stream(info, start=start, end=end):
                     sha.update(piece)
-                    channel.write(piece)
-            meta = channel.finish()
+                    with translated(what=what, where=str(building)):
+                        channel.write(piece)
+            with translated(what=what, where=str(building)):
+                meta = channel.finish()
             if sha.hexdigest() != entry.sha256 or meta.xet_info.hash != entry.xet_hash:
                 raise IntegrityError(
                     f"gc stopped: content {entry.sha256} read back from the Xet CAS hashes to {sha.hexdigest()} "
                     f"(Xet hash {meta.xet_info.hash}); the CAS is damaged and was left as it was, run 'artifactstore fsck'"
                 )
-        upload.wait_to_finish()
+        with translated(what="the live content (gc rebuild)", where=str(building)):
+            upload.wait_to_finish()
         group.finish()
     except BaseException:
         upload.abort()
