@@ -17,6 +17,9 @@ How this port differs from a plain content store:
   nothing there; the log says so).
 * A ``local://`` CAS admits one process at a time, so every transfer holds the CAS lock of
   :mod:`.cas_lock` (open session -> transfer -> close), per range for reads.
+* A full disk: hf-xet's write failures become an ``OSError`` with the errno that names the
+  file and the CAS (:mod:`.write_errors`), and a CAS database that a full disk left
+  unreadable is replaced when the CAS holds no content yet, or reported (:mod:`.cas_database`).
 """
 
 from __future__ import annotations
