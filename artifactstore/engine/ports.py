@@ -14,8 +14,10 @@ for objects (dulwich's convention) and ``str`` for SHA-256 content ids.
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -79,6 +81,18 @@ class RefPort(ABC):
     @abstractmethod
     def list(self, prefix: str) -> dict[str, bytes]:
         """Every ref whose name starts with ``prefix`` (e.g. ``refs/heads/``), full names as keys."""
+
+    def writer_lock(self, name: str) -> AbstractContextManager[object]:
+        """Held by the engine while it builds a commit for ``name`` and swaps it in.
+
+        Optional. The default takes nothing, and racing writers are settled by
+        :meth:`compare_and_swap` alone: the loser re-reads the head and builds its commit
+        again (S3, memory). A backend whose writers share a machine (git, xet) returns an
+        OS lock here so that they queue instead of rebuilding; the lock must be released when
+        its holder dies, and it never replaces the compare-and-swap, which still guards
+        against writers that do not take it (git itself, another host).
+        """
+        return contextlib.nullcontext()
 
 
 @dataclass(frozen=True, slots=True)

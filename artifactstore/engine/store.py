@@ -43,7 +43,7 @@ from .objects import ObjectReader, PendingObjects
 from .pointer import encode_pointer, parse_pointer
 from .ports import ContentInfo, ContentPort, ObjectPort, RefPort
 from .streams import PrefixedReader, VerifiedReader, read_at_most
-from .tree import DIR_MODE, FILE_MODE, TreeItem, TreeOps
+from .tree import DIR_MODE, FILE_MODE, CheckOps, TreeItem, TreeOps
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,8 @@ class EngineStore(ArtifactStore):
         self.reader = ObjectReader(objects)
         self._sha256_cache: dict[bytes, tuple[int, str]] = {}
         self._cache_lock = threading.Lock()
+        self._write_locks: dict[str, threading.Lock] = {}
+        self._write_locks_guard = threading.Lock()
 
     # ================================================================== reads
     def resolve(self, rev: str | None = None) -> str:
@@ -221,41 +223,53 @@ class EngineStore(ArtifactStore):
             raise HeadMoved(f"branch {branch!r} is at {_short(head)}, not at expected {expect_head!r}")
         # Check every path against the current tree before any byte is stored.
         base_tree = self.reader.commit(head).tree if head else None
-        self._apply({p: (_PLACEHOLDER if isinstance(c, Put) else None) for p, c in wanted.items()}, base_tree)
+        placeholders = {p: (_PLACEHOLDER if isinstance(c, Put) else None) for p, c in wanted.items()}
+        self._apply(placeholders, base_tree, CheckOps(PendingObjects(self.reader)))
 
         items, logical, new, unwritten = self._stage_content(wanted)
         faults.point("after-content")
         trailer = f"\n\nArtifactstore-Logical-Bytes: {logical}\nArtifactstore-New-Bytes: {new}\n" if logical is not None else ""
-        attempt = 0
-        while True:
-            attempt += 1
-            pending = PendingObjects(self.reader)
-            # Small blobs go out with the trees and the commit: one durable batch per commit.
-            for blob in unwritten:
-                pending.add(blob)
-            unwritten = []
-            ops = TreeOps(pending)
-            tree_id = self._apply(items, base_tree, ops)
-            parents = [head] if head else []
-            commit = _make_commit(tree_id, parents, author_line, text + trailer)
-            pending.add(commit)
-            pending.flush()
-            faults.point("after-trees")
-            faults.point("before-ref-swap")
-            if self.refs.compare_and_swap(ref, head, commit.id):
-                faults.point("after-ref-swap")
-                log.debug("committed %s on %s after %d attempt(s)", commit.id.decode(), branch, attempt)
-                return self._commit_value(commit)
-            # Lost the race: re-apply onto the new head if it left our paths alone.
-            current = self.refs.get(ref)
-            if expected is not None:
-                raise HeadMoved(f"branch {branch!r} moved to {_short(current)} while committing")
-            if attempt >= MAX_ATTEMPTS:
-                raise Conflict(f"gave up committing to branch {branch!r} after {attempt} attempts; other writers keep moving it")
-            items = self._rebase_items(items, base_tree, current, branch)
-            head = current
-            base_tree = self.reader.commit(head).tree if head else None
-            time.sleep(random.uniform(0, min(MAX_BACKOFF, 0.005 * 2 ** min(attempt, 7))))
+        # Writers that share the lock queue here instead of each building a commit that all but
+        # one then throw away; the compare-and-swap below still settles races with the rest.
+        with self._write_lock(ref), self.refs.writer_lock(ref):
+            attempt = 0
+            while True:
+                attempt += 1
+                current = self.refs.get(ref)
+                if current != head:
+                    if expected is not None:
+                        raise HeadMoved(f"branch {branch!r} moved to {_short(current)} while committing")
+                    # Re-apply onto the new head if it left our paths alone.
+                    items = self._rebase_items(items, base_tree, current, branch)
+                    head = current
+                    base_tree = self.reader.commit(head).tree if head else None
+                pending = PendingObjects(self.reader)
+                # Small blobs go out with the trees and the commit: one durable batch per commit.
+                for blob in unwritten:
+                    pending.add(blob)
+                unwritten = []
+                tree_id = self._apply(items, base_tree, TreeOps(pending))
+                parents = [head] if head else []
+                commit = _make_commit(tree_id, parents, author_line, text + trailer)
+                pending.add(commit)
+                pending.flush()
+                faults.point("after-trees")
+                faults.point("before-ref-swap")
+                if self.refs.compare_and_swap(ref, head, commit.id):
+                    faults.point("after-ref-swap")
+                    log.debug("committed %s on %s after %d attempt(s)", commit.id.decode(), branch, attempt)
+                    return self._commit_value(commit)
+                # Lost to a writer outside the lock (another host, git itself): back off, retry.
+                if attempt >= MAX_ATTEMPTS:
+                    raise Conflict(
+                        f"gave up committing to branch {branch!r} after {attempt} attempts; other writers keep moving it"
+                    )
+                time.sleep(random.uniform(0, min(MAX_BACKOFF, 0.005 * 2 ** min(attempt, 7))))
+
+    def _write_lock(self, ref: str) -> threading.Lock:
+        """The lock that serializes this store object's threads committing to ``ref``."""
+        with self._write_locks_guard:
+            return self._write_locks.setdefault(ref, threading.Lock())
 
     def _rebase_items(
         self, items: dict[str, TreeItem | None], old_tree: bytes | None, new_head: bytes | None, branch: str

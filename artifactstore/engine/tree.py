@@ -50,9 +50,18 @@ def bucket_key(name: bytes) -> str:
 
 
 def is_fanout(tree: Tree) -> bool:
-    for entry in tree.iteritems():
-        return entry.path.startswith(FANOUT_PREFIX)
+    # A fan-out node holds only ":x" entries and a leaf none (user names cannot contain ":"),
+    # so any one name decides; iterating names avoids sorting the whole tree.
+    for name in tree:
+        return bool(name.startswith(FANOUT_PREFIX))
     return False
+
+
+def _by_bucket(mods: Mods, depth: int) -> dict[bytes, dict[bytes, TreeItem | None]]:
+    by_bucket: dict[bytes, dict[bytes, TreeItem | None]] = {}
+    for name, item in mods.items():
+        by_bucket.setdefault(FANOUT_PREFIX + bucket_key(name)[depth].encode(), {})[name] = item
+    return by_bucket
 
 
 class TreeOps:
@@ -122,10 +131,7 @@ class TreeOps:
 
     def _update_fanout(self, tree: Tree, mods: Mods, *, where: str, depth: int) -> bytes | None:
         children: dict[bytes, bytes] = {e.path: e.sha for e in tree.iteritems()}
-        by_bucket: dict[bytes, dict[bytes, TreeItem | None]] = {}
-        for name, item in mods.items():
-            by_bucket.setdefault(FANOUT_PREFIX + bucket_key(name)[depth].encode(), {})[name] = item
-        for bucket, bucket_mods in by_bucket.items():
+        for bucket, bucket_mods in _by_bucket(mods, depth).items():
             new_child = self.update(children.get(bucket), bucket_mods, where=where, depth=depth + 1)
             if new_child is None:
                 children.pop(bucket, None)
@@ -180,6 +186,33 @@ class TreeOps:
         return self.pending.add(Tree())
 
 
+#: What :class:`CheckOps` returns for a directory it did not build.
+UNBUILT = b"0" * 40
+
+
+class CheckOps(TreeOps):
+    """The checks :meth:`TreeOps.update` makes, without building or hashing any tree.
+
+    A commit validates its paths against the current tree with this before it stores a
+    byte; it reads only the leaves the changed names fall in. Returned ids are
+    :data:`UNBUILT`, never to be stored.
+    """
+
+    def update(self, tree_id: bytes | None, mods: Mods, *, where: str, depth: int = 0) -> bytes | None:
+        tree = self.pending.tree(tree_id) if tree_id is not None else Tree()
+        if is_fanout(tree):
+            children = {e.path: e.sha for e in tree.iteritems()}
+            for bucket, bucket_mods in _by_bucket(mods, depth).items():
+                self.update(children.get(bucket), bucket_mods, where=where, depth=depth + 1)
+            return UNBUILT
+        entries = {e.path: TreeItem(e.mode, e.sha) for e in tree.iteritems()}
+        _apply_leaf(entries, mods, where)
+        return UNBUILT
+
+    def empty_tree(self) -> bytes:
+        return UNBUILT
+
+
 def _get(tree: Tree, name: bytes) -> TreeItem | None:
     try:
         mode, sha = tree[name]
@@ -209,4 +242,4 @@ def _apply_leaf(entries: dict[bytes, TreeItem], mods: Mods, where: str) -> None:
         entries[name] = item
 
 
-__all__ = ["DIR_MODE", "FILE_MODE", "LEAF_MAX", "TreeItem", "TreeOps", "bucket_key", "is_fanout"]
+__all__ = ["DIR_MODE", "FILE_MODE", "LEAF_MAX", "UNBUILT", "CheckOps", "TreeItem", "TreeOps", "bucket_key", "is_fanout"]
