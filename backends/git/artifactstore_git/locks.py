@@ -29,11 +29,16 @@ import random
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from artifactstore.errors import LockTimeout
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 from ._io import write_all
 
@@ -347,4 +352,44 @@ class FileLock:
         self.release()
 
 
-__all__ = ["SYNCFS_AVAILABLE", "FileLock", "LockOwner", "filesystem_barrier", "fsync_dir"]
+@contextlib.contextmanager
+def writer_lock(gitdir: Path, name: str, *, timeout: float) -> Iterator[None]:
+    """Queue the writers of ref ``name`` on this machine with ``flock(2)``.
+
+    Held while a commit is built and swapped in, so concurrent writers wait their turn instead
+    of each building a commit and all but one then rebuilding it after losing the ref swap.
+    The kernel drops the lock when its holder dies, so it can never be stale; git does not
+    take it, which is why the ref's own lock file still guards the swap. Where ``flock`` does
+    not exist (Windows) nothing is taken and the ref swap alone settles races.
+    """
+    if fcntl is None:
+        yield
+        return
+    directory = gitdir / "artifactstore" / "locks"
+    path = directory / (hashlib.sha1(name.encode("utf-8", "surrogateescape")).hexdigest() + ".writer")
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except FileNotFoundError:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        delay = 0.0002
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(
+                        f"timed out after {timeout:.0f} s waiting for the writer lock of ref {name!r} ({str(path)!r}); "
+                        "another process is committing to it and has not finished"
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.002)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+__all__ = ["SYNCFS_AVAILABLE", "FileLock", "LockOwner", "filesystem_barrier", "fsync_dir", "writer_lock"]

@@ -15,9 +15,10 @@ gc only deletes loose objects: an unreachable object inside a pack file is left 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
-import tempfile
+import secrets
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, cast
 
 from artifactstore.engine.ports import ObjectPort, StoredObject
 
+from ._io import write_all
 from .locks import SYNCFS_AVAILABLE, filesystem_barrier, fsync_dir
 
 if TYPE_CHECKING:
@@ -45,6 +47,11 @@ class LooseObjectPort(ObjectPort):
         from dulwich.object_store import DiskObjectStore
 
         self._objects = commondir / "objects"
+        self._root = os.fspath(self._objects)
+        # Staging names unique per process (the pid is read per write: a store may outlive a
+        # fork) and per thread, without mkstemp's random names and retries.
+        self._tmp_nonce = secrets.token_hex(4)
+        self._tmp_counter = itertools.count()
         self._fsync = fsync
         self._compression = compression
         self._store = DiskObjectStore(str(self._objects))
@@ -74,35 +81,40 @@ class LooseObjectPort(ObjectPort):
         the files are renamed into place, a second barrier makes the names durable. Elsewhere
         each file is fsynced before its rename and each touched directory after.
         """
-        staged: list[tuple[str, Path]] = []
-        dirty: set[Path] = set()
+        staged: list[tuple[str, str]] = []
+        dirty: set[str] = set()
         batch = self._fsync and SYNCFS_AVAILABLE
+        root = self._root
         try:
             for obj in objects:
-                path = self._path(obj.id)
+                hexid = obj.id.decode("ascii")
+                directory = f"{root}/{hexid[:2]}"
+                path = f"{directory}/{hexid[2:]}"
                 try:
                     # Freshen rather than rewrite: gc's grace period counts from the mtime.
                     os.utime(path)
                     continue
                 except FileNotFoundError:
                     pass
-                if self._store.contains_packed(cast("ObjectID", obj.id)):
-                    continue
-                directory = path.parent
-                if not directory.is_dir():
-                    directory.mkdir(exist_ok=True)
-                    dirty.add(self._objects)
+                # An object git already packed gets a loose copy here, as git's own writers may
+                # leave one ("git prune-packed" drops it); that is cheaper than a pack lookup each.
                 header = TYPE_NAMES[obj.type_num] + b" " + str(len(obj.data)).encode() + b"\0"
                 compressor = zlib.compressobj(self._compression)
                 payload = compressor.compress(header) + compressor.compress(obj.data) + compressor.flush()
-                fd, tmp = tempfile.mkstemp(prefix="tmp_obj_", dir=directory)
+                tmp = f"{directory}/tmp_obj_{os.getpid()}_{self._tmp_nonce}_{next(self._tmp_counter)}"
+                try:
+                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+                except FileNotFoundError:
+                    os.makedirs(directory, exist_ok=True)
+                    dirty.add(root)
+                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
                 staged.append((tmp, path))
-                with os.fdopen(fd, "wb") as f:
-                    f.write(payload)
+                try:
+                    write_all(fd, payload, what=f"object {hexid}")
                     if self._fsync and not batch:
-                        f.flush()
-                        os.fsync(f.fileno())
-                os.chmod(tmp, 0o444)
+                        os.fsync(fd)
+                finally:
+                    os.close(fd)
                 dirty.add(directory)
             if batch and staged:
                 filesystem_barrier(self._objects)
@@ -119,8 +131,8 @@ class LooseObjectPort(ObjectPort):
         if batch:
             filesystem_barrier(self._objects)
             return
-        for directory in sorted(dirty, key=lambda p: len(p.parts), reverse=True):
-            fsync_dir(directory)
+        for directory in sorted(dirty, key=lambda p: p.count("/"), reverse=True):
+            fsync_dir(Path(directory))
 
     def contains(self, oid: bytes) -> bool:
         if self._path(oid).exists():

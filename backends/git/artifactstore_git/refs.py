@@ -16,12 +16,13 @@ import logging
 import os
 import re
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from artifactstore.engine.ports import RefPort
 from artifactstore.errors import AlreadyExists, IntegrityError
 
-from .locks import FileLock, fsync_dir
+from .locks import FileLock, fsync_dir, writer_lock
 
 _OID = re.compile(rb"[0-9a-f]{40}")
 
@@ -128,6 +129,10 @@ class GitRefPort(RefPort):
             fsync=self._fsync,
             what=what,
         )
+
+    def writer_lock(self, name: str) -> AbstractContextManager[object]:
+        """``flock`` on ``artifactstore/locks/<hash>.writer``: committers on this machine queue."""
+        return writer_lock(self._dir, name, timeout=self._lock_timeout)
 
     def compare_and_swap(self, name: str, old: bytes | None, new: bytes | None) -> bool:
         if self._guard is not None:
