@@ -23,6 +23,7 @@ from dulwich.objects import Commit as GitCommit
 from .. import faults
 from ..errors import (
     AlreadyExists,
+    ArtifactStoreError,
     Conflict,
     HeadMoved,
     InvalidInput,
@@ -38,6 +39,7 @@ from ..validation import is_hex_id, split_revision, validate_path, validate_ref_
 from ..values import Change, Commit, Delete, Entry, FsckReport, GCReport, Operation, Put, StoreStats
 from . import maintenance
 from .diff import diff_dirs, walk_files
+from .group import CommitQueue, CommitRequest
 from .history import is_ancestor, merge_base, walk
 from .objects import ObjectReader, PendingObjects
 from .pointer import encode_pointer, parse_pointer
@@ -87,8 +89,8 @@ class EngineStore(ArtifactStore):
         self.reader = ObjectReader(objects)
         self._sha256_cache: dict[bytes, tuple[int, str]] = {}
         self._cache_lock = threading.Lock()
-        self._write_locks: dict[str, threading.Lock] = {}
-        self._write_locks_guard = threading.Lock()
+        self._queues: dict[str, CommitQueue] = {}
+        self._queues_guard = threading.Lock()
 
     # ================================================================== reads
     def resolve(self, rev: str | None = None) -> str:
@@ -229,53 +231,90 @@ class EngineStore(ArtifactStore):
         items, logical, new, unwritten = self._stage_content(wanted)
         faults.point("after-content")
         trailer = f"\n\nArtifactstore-Logical-Bytes: {logical}\nArtifactstore-New-Bytes: {new}\n" if logical is not None else ""
-        # Writers that share the lock queue here instead of each building a commit that all but
-        # one then throw away; the compare-and-swap below still settles races with the rest.
-        with self._write_lock(ref), self.refs.writer_lock(ref):
+        request = CommitRequest(
+            items=items,
+            head=head,
+            base_tree=base_tree,
+            expects_head=expected is not None,
+            author=author_line,
+            message=text + trailer,
+            blobs=unwritten,
+        )
+        return self._queue(ref).submit(request, lambda batch: self._commit_batch(ref, branch, batch))
+
+    def _queue(self, ref: str) -> CommitQueue:
+        with self._queues_guard:
+            return self._queues.setdefault(ref, CommitQueue())
+
+    def _commit_batch(self, ref: str, branch: str, batch: builtins.list[CommitRequest]) -> None:
+        """Commit ``batch`` as a chain on ``ref`` with one object write and one ref swap.
+
+        Writers sharing :meth:`RefPort.writer_lock` queue on it instead of each building a
+        commit that all but one then throw away; the compare-and-swap still settles races
+        with writers outside the lock (another host, git itself): the loser re-reads the head
+        and rebuilds the chain on it. A request whose paths changed under it fails alone.
+        """
+        with self.refs.writer_lock(ref):
             attempt = 0
             while True:
                 attempt += 1
                 current = self.refs.get(ref)
-                if current != head:
-                    if expected is not None:
-                        raise HeadMoved(f"branch {branch!r} moved to {_short(current)} while committing")
-                    # Re-apply onto the new head if it left our paths alone.
-                    items = self._rebase_items(items, base_tree, current, branch)
-                    head = current
-                    base_tree = self.reader.commit(head).tree if head else None
                 pending = PendingObjects(self.reader)
-                # Small blobs go out with the trees and the commit: one durable batch per commit.
-                for blob in unwritten:
-                    pending.add(blob)
-                unwritten = []
-                tree_id = self._apply(items, base_tree, TreeOps(pending))
-                parents = [head] if head else []
-                commit = _make_commit(tree_id, parents, author_line, text + trailer)
-                pending.add(commit)
+                ops = TreeOps(pending)
+                tip, tip_tree = current, (self.reader.commit(current).tree if current else None)
+                built: builtins.list[tuple[CommitRequest, GitCommit]] = []
+                for request in batch:
+                    if request.done:
+                        continue
+                    try:
+                        tip_tree, commit = self._chain_one(request, tip, tip_tree, ops, branch)
+                    except ArtifactStoreError as exc:
+                        request.finish(error=exc)
+                        continue
+                    # Small blobs go out with the trees and the commits: one durable batch.
+                    for blob in request.blobs:
+                        pending.add(blob)
+                    pending.add(commit)
+                    built.append((request, commit))
+                    tip = commit.id
+                if not built:
+                    return
                 pending.flush()
                 faults.point("after-trees")
                 faults.point("before-ref-swap")
-                if self.refs.compare_and_swap(ref, head, commit.id):
+                if self.refs.compare_and_swap(ref, current, tip):
                     faults.point("after-ref-swap")
-                    log.debug("committed %s on %s after %d attempt(s)", commit.id.decode(), branch, attempt)
-                    return self._commit_value(commit)
-                # Lost to a writer outside the lock (another host, git itself): back off, retry.
+                    for request, commit in built:
+                        request.finish(result=self._commit_value(commit))
+                    log.debug("committed %d commit(s) on %s after %d attempt(s)", len(built), branch, attempt)
+                    return
                 if attempt >= MAX_ATTEMPTS:
                     raise Conflict(
                         f"gave up committing to branch {branch!r} after {attempt} attempts; other writers keep moving it"
                     )
                 time.sleep(random.uniform(0, min(MAX_BACKOFF, 0.005 * 2 ** min(attempt, 7))))
 
-    def _write_lock(self, ref: str) -> threading.Lock:
-        """The lock that serializes this store object's threads committing to ``ref``."""
-        with self._write_locks_guard:
-            return self._write_locks.setdefault(ref, threading.Lock())
+    def _chain_one(
+        self, request: CommitRequest, tip: bytes | None, tip_tree: bytes | None, ops: TreeOps, branch: str
+    ) -> tuple[bytes, GitCommit]:
+        """Build ``request``'s tree and commit on ``tip``; return the new tree id and the commit."""
+        items = request.items
+        if tip != request.head:
+            if request.expects_head:
+                raise HeadMoved(f"branch {branch!r} moved to {_short(tip)} while committing")
+            # Re-apply onto the new head if it left our paths alone.
+            items = self._rebase_items(items, request.base_tree, tip_tree, branch, ops)
+        tree_id = self._apply(items, tip_tree, ops)
+        return tree_id, _make_commit(tree_id, [tip] if tip else [], request.author, request.message)
 
     def _rebase_items(
-        self, items: dict[str, TreeItem | None], old_tree: bytes | None, new_head: bytes | None, branch: str
+        self,
+        items: dict[str, TreeItem | None],
+        old_tree: bytes | None,
+        new_tree: bytes | None,
+        branch: str,
+        ops: TreeOps,
     ) -> dict[str, TreeItem | None]:
-        new_tree = self.reader.commit(new_head).tree if new_head else None
-        ops = self._ops()
         kept: dict[str, TreeItem | None] = {}
         conflicts = []
         for path, item in items.items():

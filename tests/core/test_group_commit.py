@@ -1,0 +1,118 @@
+"""Group commit: threads committing to one branch share one object batch and one ref swap."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from artifactstore.backends.memory import MemoryStore
+from artifactstore.errors import Conflict, HeadMoved
+
+
+@pytest.fixture
+def store(request: pytest.FixtureRequest) -> MemoryStore:
+    return MemoryStore(f"group-{request.node.name}", inline_threshold=64)
+
+
+def _count_swaps(store: MemoryStore, delay: float = 0.0) -> list[int]:
+    swaps = [0]
+    original = store.refs.compare_and_swap
+
+    def counting(name: str, old: bytes | None, new: bytes | None) -> bool:
+        swaps[0] += 1
+        time.sleep(delay)  # a slow ref swap, as on a disk or S3: waiting threads pile up
+        return original(name, old, new)
+
+    store.refs.compare_and_swap = counting  # type: ignore[method-assign]
+    return swaps
+
+
+def _run_held(store: MemoryStore, jobs: list[Callable[[], object]]) -> list[object]:
+    """Start ``jobs`` while the branch's leader lock is held, so that one batch takes them all."""
+    queue = store._queue("refs/heads/main")
+    results: list[object] = [None] * len(jobs)
+
+    def run(i: int) -> None:
+        try:
+            results[i] = jobs[i]()
+        except Exception as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+    with queue._leader:
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 10
+        while len(queue._waiting) < len(jobs) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert len(queue._waiting) == len(jobs)
+    for t in threads:
+        t.join(10)
+    return results
+
+
+def test_many_threads_lose_no_commit_and_share_ref_swaps(store: MemoryStore) -> None:
+    store.put_bytes("seed", b"0")
+    swaps = _count_swaps(store, delay=0.002)
+    threads, per_thread = 8, 25
+
+    def writer(w: int) -> None:
+        for i in range(per_thread):
+            store.put_bytes(f"w{w}/{i:03d}.txt", f"{w}-{i}".encode(), message=f"writer {w} commit {i}")
+
+    workers = [threading.Thread(target=writer, args=(w,)) for w in range(threads)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(60)
+    log = list(store.log())
+    assert len(log) == threads * per_thread + 1
+    assert all(len(c.parents) == 1 for c in log[:-1]), "group commits must form one linear chain"
+    expected = sorted(f"writer {w} commit {i}" for w in range(threads) for i in range(per_thread))
+    assert sorted(c.message for c in log[:-1]) == expected
+    assert store.read_bytes("w7/024.txt") == b"7-24"
+    assert len(store.list(recursive=True)) == threads * per_thread + 1
+    assert swaps[0] < threads * per_thread, "no two commits ever shared a ref swap"
+
+
+def test_a_batch_is_one_swap_and_a_conflicting_request_fails_alone(store: MemoryStore) -> None:
+    base = store.put_bytes("seed", b"0")
+    swaps = _count_swaps(store)
+    results = _run_held(
+        store,
+        [
+            lambda: store.put_bytes("x", b"first", message="x first"),
+            lambda: store.put_bytes("x", b"second", message="x second"),
+            lambda: store.put_bytes("y", b"y", message="y"),
+        ],
+    )
+    assert swaps[0] == 1
+    failed = [r for r in results if isinstance(r, Exception)]
+    assert len(failed) == 1 and isinstance(failed[0], Conflict) and "'x'" in str(failed[0])
+    log = list(store.log())
+    assert len(log) == 3 and log[-1].id == base.id
+    x = store.read_bytes("x")
+    assert x in (b"first", b"second")
+    assert {c.message for c in log[:2]} == {"y", f"x {x.decode()}"}
+    assert store.read_bytes("y") == b"y"
+
+
+def test_expect_head_in_a_batch_holds_for_its_own_request(store: MemoryStore) -> None:
+    base = store.put_bytes("seed", b"0")
+    results = _run_held(
+        store,
+        [
+            lambda: store.put_bytes("a", b"a", message="a"),
+            lambda: store.put_bytes("b", b"b", message="b", expect_head=base.id),
+        ],
+    )
+    # Whichever went first, the other was built on it: an expect_head request that is not
+    # first must fail, one that is first must land.
+    messages = [c.message for c in store.log()]
+    if isinstance(results[1], HeadMoved):
+        assert messages == ["a", base.message]
+    else:
+        assert messages[-1] == base.message and messages[-2] == "b" and messages[0] == "a"
