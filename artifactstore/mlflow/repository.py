@@ -107,12 +107,15 @@ class ArtifactStoreRepository(ArtifactRepository, StreamUploadMixin):  # type: i
     async def log_artifact_from_async_stream(
         self, chunks: AsyncIterable[bytes], artifact_file_name: str, artifact_path: str | None = None
     ) -> None:
-        """Async variant: the commit runs in a worker thread that pulls chunks from the event loop."""
+        """Async variant: the commit runs in a worker thread while the event loop receives the next blocks."""
         with translated():
             path = self._stream_destination(artifact_file_name, artifact_path)
         reader = AsyncChunkReader(chunks, asyncio.get_running_loop())
-        with translated():
-            await asyncio.to_thread(self._commit_file, path, reader)  # type: ignore[arg-type]
+        try:
+            with translated():
+                await asyncio.to_thread(self._commit_file, path, reader)  # type: ignore[arg-type]
+        finally:
+            reader.close()
 
     def delete_artifacts(self, artifact_path: str | None = None) -> None:
         """Delete a file or a directory as one commit; history keeps it. A missing path is a no-op."""

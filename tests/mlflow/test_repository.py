@@ -17,7 +17,7 @@ from mlflow.store.artifact.artifact_repository_registry import _artifact_reposit
 
 import artifactstore
 from artifactstore.mlflow import ArtifactStoreRepository, clear_store_cache, open_cached, store_cache
-from artifactstore.mlflow.streams import BLOCK, AsyncChunkReader
+from artifactstore.mlflow.streams import AHEAD, BLOCK, AsyncChunkReader
 
 RUN = "0123456789abcdef0123456789abcdef"
 BAD_PATHS = ["a/./b", "..\\..\\x", ".git/config", "C:foo", "n" * 2000, "/etc/passwd", "a//b", "a/../b", "x/.GIT/y"]
@@ -217,7 +217,7 @@ def test_async_stream_with_a_bad_name_fails_before_reading(repo: ArtifactStoreRe
     assert pulled == []
 
 
-def test_async_reader_holds_at_most_one_block() -> None:
+def test_async_reader_reads_ahead_a_bounded_number_of_blocks() -> None:
     produced = 0
 
     async def chunks() -> AsyncIterator[bytes]:
@@ -229,13 +229,16 @@ def test_async_reader_holds_at_most_one_block() -> None:
     async def main() -> tuple[int, int]:
         reader = AsyncChunkReader(chunks(), asyncio.get_running_loop())
         first = await asyncio.to_thread(reader.read, 10)
+        await asyncio.sleep(0.2)  # the pump runs ahead while the reader is busy, up to its bound
         seen = produced
         rest = await asyncio.to_thread(reader.read)
+        reader.close()
         return len(first) + len(rest), seen
 
-    total, after_first_read = asyncio.run(main())
+    total, while_busy = asyncio.run(main())
     assert total == 100 * 65536
-    assert after_first_read <= BLOCK + 65536
+    # one block taken by the reader, AHEAD more waiting for it, one chunk being gathered
+    assert 2 * BLOCK <= while_busy <= (AHEAD + 1) * BLOCK + 65536
 
 
 def test_async_reader_propagates_client_disconnects() -> None:
