@@ -23,11 +23,13 @@ from artifactstore.engine.ports import ContentInfo, ContentPort
 from artifactstore.errors import NotFound
 
 from ._io import write_all
-from .locks import fsync_dir
+from .locks import fsync_dir, start_writeback
 
 log = logging.getLogger(__name__)
 
 CHUNK = 4 * 1024 * 1024
+#: Written bytes after which their writeback starts (so the final fsync has little left).
+WRITEBACK_BYTES = 16 * 1024 * 1024
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -65,7 +67,7 @@ class LfsContentPort(ContentPort):
         self._tmp.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix="artifactstore-", dir=self._tmp)
         digest = hashlib.sha256()
-        size = 0
+        size = flushed = 0
         try:
             with os.fdopen(fd, "wb", buffering=0) as out:
                 buffer = bytearray(CHUNK)
@@ -85,6 +87,9 @@ class LfsContentPort(ContentPort):
                     digest.update(chunk)
                     write_all(out.fileno(), chunk, what=f"LFS staging file {tmp}")
                     size += len(chunk)
+                    if self._fsync and size - flushed >= WRITEBACK_BYTES:
+                        start_writeback(out.fileno(), flushed, size - flushed)
+                        flushed = size
                 if self._fsync:
                     os.fsync(out.fileno())
             sha = digest.hexdigest()

@@ -99,8 +99,7 @@ class LooseObjectPort(ObjectPort):
                 # An object git already packed gets a loose copy here, as git's own writers may
                 # leave one ("git prune-packed" drops it); that is cheaper than a pack lookup each.
                 header = TYPE_NAMES[obj.type_num] + b" " + str(len(obj.data)).encode() + b"\0"
-                compressor = zlib.compressobj(self._compression)
-                payload = compressor.compress(header) + compressor.compress(obj.data) + compressor.flush()
+                payload = zlib.compress(header + obj.data, self._compression)
                 tmp = f"{directory}/tmp_obj_{os.getpid()}_{self._tmp_nonce}_{next(self._tmp_counter)}"
                 try:
                     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
