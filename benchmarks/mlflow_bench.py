@@ -71,14 +71,15 @@ def _tree_rss(pgid: int) -> int:
 
 
 class Server:
-    def __init__(self, destination: str, workdir: Path) -> None:
+    def __init__(self, destination: str, workdir: Path, workers: int = 4) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false", PYTHONUNBUFFERED="1")
         self._log = open(workdir / "server.log", "wb")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
-             "--backend-store-uri", f"sqlite:///{workdir}/mlflow.db", "--artifacts-destination", destination],
+             "--backend-store-uri", f"sqlite:///{workdir}/mlflow.db", "--artifacts-destination", destination,
+             "--workers", str(workers)],
             cwd=workdir, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + 300
@@ -208,7 +209,7 @@ def measure(name: str, destination: str, workdir: Path, pools: dict[int, Process
             inputs: Path) -> Figures:
     from mlflow import MlflowClient
 
-    server = Server(destination, workdir)
+    server = Server(destination, workdir, args.workers)
     figures = Figures(idle=server.idle_rss())
     try:
         client = MlflowClient(server.url)
@@ -285,6 +286,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path, help="also write the table to this Markdown file")
     parser.add_argument(
+        "--workers", type=int, default=4,
+        help="uvicorn workers per server (MLflow's default 4; use 1 with the memory backend, whose store is per process)",
+    )
+    parser.add_argument(
         "--git-nofsync", action="store_true",
         help="also measure a git store with fsync=false (a named store), to show what durability costs",
     )
@@ -329,7 +334,7 @@ def main() -> None:
                 shutil.rmtree(destination, ignore_errors=True)
         output = (
             f"MLflow proxied artifacts, {args.small_files} x {args.small_kib} KiB and {args.large_mib} MiB, "
-            f"median of {args.repeat}, {os.cpu_count()} CPUs\n\n" + table(results)
+            f"median of {args.repeat}, {args.workers} server workers, {os.cpu_count()} CPUs\n\n" + table(results)
         )
         print(output)
         if args.out:

@@ -225,6 +225,9 @@ def test_state_machine_catches_a_store_that_disagrees() -> None:
                 stateful_step_count=30,
                 deadline=None,
                 database=None,
+                # A fixed seed: with random ones about 1 run in 60 never deleted a file that existed
+                # (seen in CI), and this test is about the suite noticing, not about the luck of the draw.
+                derandomize=True,
                 phases=[Phase.generate],  # finding the disagreement is the point; shrinking it costs minutes
                 report_multiple_bugs=False,
             ),
