@@ -257,10 +257,10 @@ def _med(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def table(results: dict[str, Figures], baseline: str = "built-in") -> str:
+def table(results: dict[str, Figures], large: str = "1 GiB", baseline: str = "built-in") -> str:
     base = results[baseline]
     lines = [
-        "| target | clients | small files/s | ratio | 1 GiB up MB/s | ratio | 1 GiB down MB/s | ratio "
+        f"| target | clients | small files/s | ratio | {large} up MB/s | ratio | {large} down MB/s | ratio "
         "| server peak RSS MiB (idle) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -334,7 +334,8 @@ def main() -> None:
                 shutil.rmtree(destination, ignore_errors=True)
         output = (
             f"MLflow proxied artifacts, {args.small_files} x {args.small_kib} KiB and {args.large_mib} MiB, "
-            f"median of {args.repeat}, {args.workers} server workers, {os.cpu_count()} CPUs\n\n" + table(results)
+            f"median of {args.repeat}, {args.workers} server workers, {os.cpu_count()} CPUs\n\n"
+            + table(results, f"{args.large_mib // 1024} GiB" if args.large_mib % 1024 == 0 else f"{args.large_mib} MiB")
         )
         print(output)
         if args.out:

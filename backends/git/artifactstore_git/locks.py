@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import hashlib
 import logging
 import os
@@ -67,6 +68,12 @@ def _process_start(pid: int) -> str:
     return fields[19] if len(fields) > 19 else "-"
 
 
+@functools.lru_cache(maxsize=4)
+def _own_start(pid: int) -> str:
+    """This process's start time, read once per pid (a fork gets a new pid, so a new entry)."""
+    return _process_start(pid)
+
+
 def _process_state(pid: int) -> str | None:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -110,7 +117,7 @@ class LockOwner:
     @classmethod
     def me(cls) -> LockOwner:
         pid = os.getpid()
-        return cls(pid, HOSTNAME, BOOT_ID, _process_start(pid), os.urandom(8).hex())
+        return cls(pid, HOSTNAME, BOOT_ID, _own_start(pid), os.urandom(8).hex())
 
     def describe(self) -> str:
         return f"pid {self.pid} on host {self.host}"

@@ -48,6 +48,7 @@ class GitRefPort(RefPort):
         guard: Callable[[str], None] | None = None,
     ) -> None:
         self._dir = commondir
+        self._root = os.fspath(commondir)
         self._lock_timeout = lock_timeout
         self._stale = stale_lock_seconds
         self._fsync = fsync
@@ -60,7 +61,8 @@ class GitRefPort(RefPort):
 
     def _read_loose(self, name: str) -> bytes | None:
         try:
-            data = self._path(name).read_bytes()
+            with open(f"{self._root}/{name}", "rb") as f:
+                data = f.read()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
         value = data.strip()
