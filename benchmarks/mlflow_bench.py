@@ -293,6 +293,10 @@ def main() -> None:
         "--git-nofsync", action="store_true",
         help="also measure a git store with fsync=false (a named store), to show what durability costs",
     )
+    parser.add_argument(
+        "--xet-spool", action="store_true",
+        help="also measure a xet store with spool_streams=true (uploads spooled before the CAS lock is taken)",
+    )
     args = parser.parse_args()
     clients = [int(c) for c in args.clients.split(",")]
 
@@ -314,15 +318,21 @@ def main() -> None:
             uri = f"artifactstore+{backend}://{root / (backend + '-store')}"
             artifactstore.open(uri, create=True).close()
             targets[f"artifactstore {backend}"] = uri
+        named: dict[str, tuple[str, str, str]] = {}  # store name -> (backend, options, label)
         if args.git_nofsync:
+            named["bench-nofsync"] = ("git", "fsync = false", "artifactstore git, fsync off")
+        if args.xet_spool:
+            named["bench-spool"] = ("xet", "spool_streams = true", "artifactstore xet, spooled streams")
+        if named:
             config = root / "config.toml"
-            location = root / "git-nofsync-store"
-            config.write_text(
-                f'[stores.bench-nofsync]\nuri = "artifactstore+git://{location}"\noptions = {{ fsync = false }}\n'
-            )
+            lines = []
+            for store, (backend, options, label) in named.items():
+                location = root / f"{store}-store"
+                lines.append(f'[stores.{store}]\nuri = "artifactstore+{backend}://{location}"\noptions = {{ {options} }}\n')
+                artifactstore.open(f"artifactstore+{backend}://{location}", create=True).close()
+                targets[label] = f"artifactstore://{store}"
+            config.write_text("\n".join(lines))
             os.environ["ARTIFACTSTORE_CONFIG"] = str(config)  # inherited by the servers
-            artifactstore.open(f"artifactstore+git://{location}", create=True).close()
-            targets["artifactstore git, fsync off"] = "artifactstore://bench-nofsync"
         results: dict[str, Figures] = {}
         for name, destination in targets.items():
             workdir = root / name.replace(" ", "-")

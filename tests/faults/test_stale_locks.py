@@ -99,9 +99,9 @@ def test_xet_cas_lock_of_killed_uploader_does_not_block(
     base = store.put_bytes("a.txt", b"before").id
     store.close()
     big = make_payload(tmp_path / "big", 64 * 1024, seed=6)
-    # mid-upload on xet dies inside XetContentPort._upload, i.e. holding the CAS flock and
-    # with hf-xet's database open.
-    child = run_child(uri, [("big.bin", "stream", str(big))], fault="mid-upload:2")
+    # Without spooling, mid-upload on xet dies inside XetContentPort._upload, i.e. holding the
+    # CAS flock and with hf-xet's database open.
+    child = run_child(uri, [("big.bin", "stream", str(big))], fault="mid-upload:2", options={"spool_streams": False})
     assert child.killed, child.stdout + child.stderr
     store = open_store(uri, cas_lock_timeout=20)
     assert (Path(store.layout.commondir) / "xet" / "cas.lock").exists()  # type: ignore[attr-defined]
@@ -110,4 +110,29 @@ def test_xet_cas_lock_of_killed_uploader_does_not_block(
     problems = check_invariants(store, [base, after])
     store.close()
     fault_table.add("stale lock: uploader killed holding the xet CAS lock", "xet", acknowledged=2, found=2)
+    assert problems == []
+
+
+def test_xet_spool_of_killed_uploader_blocks_nothing_and_gc_removes_it(
+    targets: dict[str, ConformanceTarget], tmp_path: Path, fault_table: FaultTable
+) -> None:
+    uri = targets["xet"].new_store_uri(tmp_path)
+    store = open_store(uri)
+    base = store.put_bytes("a.txt", b"before").id
+    store.close()
+    big = make_payload(tmp_path / "big", 64 * 1024, seed=7)
+    # Spooling (the default) reads the stream before the CAS lock is taken: killed there, the
+    # uploader leaves a spool file and no lock held.
+    child = run_child(uri, [("big.bin", "stream", str(big))], fault="mid-upload:2")
+    assert child.killed, child.stdout + child.stderr
+    store = open_store(uri, cas_lock_timeout=5)
+    spools = list((Path(store.layout.commondir) / "xet").glob("spool-*"))  # type: ignore[attr-defined]
+    assert len(spools) == 1
+    after = store.put_file("big.bin", str(big)).id
+    assert store.read_bytes("big.bin") == big.read_bytes()
+    store.gc(grace_seconds=0)
+    assert not spools[0].exists()
+    problems = check_invariants(store, [base, after])
+    store.close()
+    fault_table.add("stale spool: uploader killed while spooling a xet stream", "xet", acknowledged=2, found=2)
     assert problems == []

@@ -76,7 +76,7 @@ class XetContentPort(ContentPort):
         endpoint: XetEndpoint | None = None,
         *,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-        spool_streams: bool = False,
+        spool_streams: bool = True,
         fsync: bool = True,
         progress: ProgressCallback | None = None,
         min_window: int = MIN_WINDOW,
@@ -85,8 +85,11 @@ class XetContentPort(ContentPort):
     ) -> None:
         """``directory`` holds the index, the lock and (by default) the embedded CAS ``cas/``.
 
-        ``spool_streams`` copies a stream that is not a local file to a temporary file before
-        taking the CAS lock, so a slow producer never blocks other processes. ``fsync``
+        ``spool_streams`` (default) copies a stream that is not a local file to a temporary
+        file before taking the CAS lock, so a slow producer (an MLflow client on a slow link)
+        never blocks other processes' transfers; measured with 16 MLflow clients and 4 server
+        workers: 1 GiB up 0.90x -> 1.07x MLflow's own store, peak RSS 2.8 -> 2.3 GiB, at the
+        cost of one local copy (1 client: 1.23x -> 1.02x). ``fsync``
         flushes a local CAS after each upload (hf-xet itself does not). ``progress``
         is called with hf-xet's transfer progress (see :data:`ProgressCallback`).
         """
@@ -312,6 +315,18 @@ class XetContentPort(ContentPort):
         return pieces
 
     # ------------------------------------------------------------------ inventory
+    def sweep_staging(self, older_than: float) -> int:
+        """Remove the spool files of uploads that were killed (none younger than ``older_than``)."""
+        removed = 0
+        for path in self.directory.glob("spool-*"):
+            try:
+                if path.stat().st_mtime <= older_than:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
+
     def contains(self, info: ContentInfo) -> bool:
         entry = self.index.get(info.sha256)
         if entry is None:

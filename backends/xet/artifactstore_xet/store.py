@@ -31,7 +31,7 @@ OPTIONS = {
     "lock_timeout": "seconds to wait for a git ref lock held by a live process (default 30)",
     "stale_lock_seconds": "age after which a ref lock whose owner cannot be checked is removed (default 120)",
     "cas_lock_timeout": "seconds to wait for another process's turn at the local Xet CAS (default 600)",
-    "spool_streams": "copy non-file streams to a temporary file before taking the CAS lock (default false)",
+    "spool_streams": "copy non-file streams to a temporary file before taking the CAS lock (default true)",
     "endpoint": "remote Xet CAS URL (default: the CAS embedded in the store); also $ARTIFACTSTORE_XET_ENDPOINT",
     "token": "access token for a remote CAS; also $ARTIFACTSTORE_XET_TOKEN",
     "token_expiry": "expiry of 'token' in Unix seconds; also $ARTIFACTSTORE_XET_TOKEN_EXPIRY",
@@ -79,7 +79,7 @@ class XetStore(GitStore):
         lock_timeout: float = 30.0,
         stale_lock_seconds: float = 120.0,
         cas_lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-        spool_streams: bool = False,
+        spool_streams: bool = True,
         endpoint: XetEndpoint | None = None,
         progress: ProgressCallback | None = None,
     ) -> None:
