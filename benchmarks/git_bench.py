@@ -41,7 +41,8 @@ def run_child(code: str) -> dict[str, float]:
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=ENV, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    figures: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return figures
 
 
 def measured_command(argv: list[str], cwd: Path | None = None, stdout: Path | None = None) -> tuple[float, int]:

@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 MiB = 1024 * 1024
 BUCKET = "artifactstore-bench"
@@ -48,7 +49,7 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def read_all(stream: io.BufferedIOBase | io.RawIOBase) -> int:
+def read_all(stream: BinaryIO | io.BufferedIOBase | io.RawIOBase) -> int:
     total = 0
     with stream:
         while chunk := stream.read(8 * MiB):
