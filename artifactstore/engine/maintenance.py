@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dulwich.objects import Blob, Commit, Tag, Tree
@@ -203,4 +204,21 @@ def stats(store: EngineStore, rev: str | None) -> StoreStats:
     return StoreStats(files=len(live.versions), logical_bytes=logical, stored_bytes=stored)
 
 
-__all__ = ["Reachable", "fsck", "gc", "reachable", "stats"]
+def remove_files_older_than(paths: Iterable[Path], older_than: float) -> int:
+    """Delete the files last modified at or before ``older_than``; return how many went.
+
+    What a file-based :meth:`ContentPort.sweep_staging` does with the staging files (partial
+    uploads, spools) that killed writers leave; a file that vanishes meanwhile is skipped.
+    """
+    removed = 0
+    for path in paths:
+        try:
+            if path.stat().st_mtime <= older_than:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
+
+
+__all__ = ["Reachable", "fsck", "gc", "reachable", "remove_files_older_than", "stats"]

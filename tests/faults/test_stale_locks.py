@@ -91,18 +91,29 @@ def test_unrecorded_lock_is_removed_once_stale(
     assert any("stale lock" in r.getMessage() and "unrecorded" in r.getMessage() for r in caplog.records)
 
 
-def test_xet_cas_lock_of_killed_uploader_does_not_block(
-    targets: dict[str, ConformanceTarget], tmp_path: Path, fault_table: FaultTable
-) -> None:
+def _kill_streaming_uploader(
+    targets: dict[str, ConformanceTarget], tmp_path: Path, *, seed: int, **options: Any
+) -> tuple[str, str, Path]:
+    """A xet store with one commit, and a child killed half-way through streaming a file into it.
+
+    Returns the store's URI, the commit made before, and the file the child was uploading.
+    """
     uri = targets["xet"].new_store_uri(tmp_path)
     store = open_store(uri)
     base = store.put_bytes("a.txt", b"before").id
     store.close()
-    big = make_payload(tmp_path / "big", 64 * 1024, seed=6)
+    big = make_payload(tmp_path / "big", 64 * 1024, seed=seed)
+    child = run_child(uri, [("big.bin", "stream", str(big))], fault="mid-upload:2", options=options)
+    assert child.killed, child.stdout + child.stderr
+    return uri, base, big
+
+
+def test_xet_cas_lock_of_killed_uploader_does_not_block(
+    targets: dict[str, ConformanceTarget], tmp_path: Path, fault_table: FaultTable
+) -> None:
     # Without spooling, mid-upload on xet dies inside XetContentPort._upload, i.e. holding the
     # CAS flock and with hf-xet's database open.
-    child = run_child(uri, [("big.bin", "stream", str(big))], fault="mid-upload:2", options={"spool_streams": False})
-    assert child.killed, child.stdout + child.stderr
+    uri, base, big = _kill_streaming_uploader(targets, tmp_path, seed=6, spool_streams=False)
     store = open_store(uri, cas_lock_timeout=20)
     assert (Path(store.layout.commondir) / "xet" / "cas.lock").exists()  # type: ignore[attr-defined]
     after = store.put_file("big.bin", str(big)).id
@@ -116,15 +127,9 @@ def test_xet_cas_lock_of_killed_uploader_does_not_block(
 def test_xet_spool_of_killed_uploader_blocks_nothing_and_gc_removes_it(
     targets: dict[str, ConformanceTarget], tmp_path: Path, fault_table: FaultTable
 ) -> None:
-    uri = targets["xet"].new_store_uri(tmp_path)
-    store = open_store(uri)
-    base = store.put_bytes("a.txt", b"before").id
-    store.close()
-    big = make_payload(tmp_path / "big", 64 * 1024, seed=7)
     # Spooling (the default) reads the stream before the CAS lock is taken: killed there, the
     # uploader leaves a spool file and no lock held.
-    child = run_child(uri, [("big.bin", "stream", str(big))], fault="mid-upload:2")
-    assert child.killed, child.stdout + child.stderr
+    uri, base, big = _kill_streaming_uploader(targets, tmp_path, seed=7)
     store = open_store(uri, cas_lock_timeout=5)
     spools = list((Path(store.layout.commondir) / "xet").glob("spool-*"))  # type: ignore[attr-defined]
     assert len(spools) == 1

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from artifactstore.engine.maintenance import remove_files_older_than
 from artifactstore.engine.ports import ContentInfo, ContentPort
 from artifactstore.errors import NotFound
 
@@ -49,19 +50,11 @@ class LfsContentPort(ContentPort):
 
     def sweep_staging(self, older_than: float) -> int:
         """Remove staging files of uploads that were killed (none younger than ``older_than``)."""
-        removed = 0
         try:
             candidates = list(self._tmp.iterdir())
         except FileNotFoundError:
             return 0
-        for path in candidates:
-            try:
-                if path.stat().st_mtime <= older_than:
-                    path.unlink()
-                    removed += 1
-            except FileNotFoundError:
-                continue
-        return removed
+        return remove_files_older_than(candidates, older_than)
 
     def write(self, stream: BinaryIO, *, size_hint: int | None = None, local_path: str | None = None) -> ContentInfo:
         self._tmp.mkdir(parents=True, exist_ok=True)

@@ -39,6 +39,7 @@ from typing import Any, BinaryIO, TypeVar
 from artifactstore_git.locks import filesystem_barrier, fsync_dir
 
 from artifactstore.engine import ContentInfo, ContentPort
+from artifactstore.engine.maintenance import remove_files_older_than
 from artifactstore.errors import IntegrityError, InvalidInput
 
 from .cas_database import discard_empty, find_database, holds_content, is_open_failure
@@ -317,15 +318,7 @@ class XetContentPort(ContentPort):
     # ------------------------------------------------------------------ inventory
     def sweep_staging(self, older_than: float) -> int:
         """Remove the spool files of uploads that were killed (none younger than ``older_than``)."""
-        removed = 0
-        for path in self.directory.glob("spool-*"):
-            try:
-                if path.stat().st_mtime <= older_than:
-                    path.unlink()
-                    removed += 1
-            except FileNotFoundError:
-                continue
-        return removed
+        return remove_files_older_than(self.directory.glob("spool-*"), older_than)
 
     def contains(self, info: ContentInfo) -> bool:
         entry = self.index.get(info.sha256)
