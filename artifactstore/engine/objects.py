@@ -135,6 +135,15 @@ class PendingObjects:
             return obj
         return self.reader.tree(oid)
 
+    def mark(self) -> int:
+        """A point to :meth:`rollback` to."""
+        return len(self.new)
+
+    def rollback(self, mark: int) -> None:
+        """Forget every object added since :meth:`mark` returned ``mark``."""
+        for oid in list(self.new)[mark:]:
+            del self.new[oid]
+
     def flush(self) -> None:
         # Ports treat an existing object as a no-op write; asking first would cost a round trip each.
         self.reader.write(self.new.values())

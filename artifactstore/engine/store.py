@@ -13,7 +13,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import BinaryIO
 
@@ -223,12 +223,20 @@ class EngineStore(ArtifactStore):
             raise AlreadyExists(f"a tag named {branch!r} exists; commit to a branch with another name")
         if expected is not None and head != (expected.encode() or None):
             raise HeadMoved(f"branch {branch!r} is at {_short(head)}, not at expected {expect_head!r}")
-        # Check every path against the current tree before any byte is stored.
         base_tree = self.reader.commit(head).tree if head else None
-        placeholders = {p: (_PLACEHOLDER if isinstance(c, Put) else None) for p, c in wanted.items()}
-        self._apply(placeholders, base_tree, CheckOps(PendingObjects(self.reader)))
+        checked = False
 
-        items, logical, new, unwritten = self._stage_content(wanted)
+        def check_paths() -> None:
+            # Every path is checked against the current tree before the first byte is stored.
+            # A commit that stores nothing before its turn (small files inline, deletes) skips
+            # this: building its tree makes the same checks, and a failure there writes nothing.
+            nonlocal checked
+            if not checked:
+                checked = True
+                placeholders = {p: (_PLACEHOLDER if isinstance(c, Put) else None) for p, c in wanted.items()}
+                self._apply(placeholders, base_tree, CheckOps(PendingObjects(self.reader)))
+
+        items, logical, new, unwritten = self._stage_content(wanted, before_write=check_paths)
         faults.point("after-content")
         trailer = f"\n\nArtifactstore-Logical-Bytes: {logical}\nArtifactstore-New-Bytes: {new}\n" if logical is not None else ""
         request = CommitRequest(
@@ -266,9 +274,11 @@ class EngineStore(ArtifactStore):
                 for request in batch:
                     if request.done:
                         continue
+                    mark = pending.mark()
                     try:
                         tip_tree, commit = self._chain_one(request, tip, tip_tree, ops, branch)
                     except ArtifactStoreError as exc:
+                        pending.rollback(mark)  # a failed request leaves no object behind
                         request.finish(error=exc)
                         continue
                     # Small blobs go out with the trees and the commits: one durable batch.
@@ -341,7 +351,7 @@ class EngineStore(ArtifactStore):
         return new_root if new_root is not None else ops.empty_tree()
 
     def _stage_content(
-        self, wanted: dict[str, Operation]
+        self, wanted: dict[str, Operation], *, before_write: Callable[[], None]
     ) -> tuple[dict[str, TreeItem | None], int | None, int, builtins.list[Blob]]:
         """Store every put's bytes; return tree items, logical and new bytes, and blobs left to write.
 
@@ -349,6 +359,7 @@ class EngineStore(ArtifactStore):
         only); new bytes count what neither the content store nor the object store held.
         Inline blobs are written in batches of at most :data:`BLOB_BATCH_BYTES`; the last
         batch is returned so that it is written together with the commit's trees.
+        ``before_write`` runs before the first byte goes to either store.
         """
         items: dict[str, TreeItem | None] = {}
         logical: int | None = None
@@ -360,7 +371,7 @@ class EngineStore(ArtifactStore):
             if isinstance(change, Delete):
                 items[path] = None
                 continue
-            blob, info = self._blob_for(path, change)
+            blob, info = self._blob_for(path, change, before_write)
             items[path] = TreeItem(FILE_MODE, blob.id)
             size = info.size if info is not None else blob.raw_length()
             logical = (logical or 0) + size
@@ -374,11 +385,12 @@ class EngineStore(ArtifactStore):
             blobs.append(blob)
             batch_bytes += blob.raw_length()
             if batch_bytes > BLOB_BATCH_BYTES:
+                before_write()
                 self.reader.write(blobs)
                 blobs, batch_bytes = [], 0
         return items, logical, new, blobs
 
-    def _blob_for(self, path: str, change: Put) -> tuple[Blob, ContentInfo | None]:
+    def _blob_for(self, path: str, change: Put, before_write: Callable[[], None]) -> tuple[Blob, ContentInfo | None]:
         try:
             stream, owned = as_stream(change.source)
         except FileNotFoundError:
@@ -394,6 +406,7 @@ class EngineStore(ArtifactStore):
             local = os.fspath(change.source) if isinstance(change.source, (str, os.PathLike)) else None
             size_hint = os.stat(local).st_size if local else None
             reader = PrefixedReader(head, stream, fault_after=(size_hint or 2 * len(head)) // 2)
+            before_write()
             info = self.content.write(reader, size_hint=size_hint, local_path=local)  # type: ignore[arg-type]
             return Blob.from_string(encode_pointer(info)), info
         finally:

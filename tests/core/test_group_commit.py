@@ -9,7 +9,8 @@ from collections.abc import Callable
 import pytest
 
 from artifactstore.backends.memory import MemoryStore
-from artifactstore.errors import Conflict, HeadMoved
+from artifactstore.errors import Conflict, HeadMoved, InvalidPath, NotADirectory
+from artifactstore.values import Commit
 
 
 @pytest.fixture
@@ -116,3 +117,43 @@ def test_expect_head_in_a_batch_holds_for_its_own_request(store: MemoryStore) ->
         assert messages == ["a", base.message]
     else:
         assert messages[-1] == base.message and messages[-2] == "b" and messages[0] == "a"
+
+
+def test_a_request_failing_its_path_check_in_a_batch_writes_nothing(store: MemoryStore) -> None:
+    # Small inline files are checked while their commit is built (nothing is stored before),
+    # so a bad path surfaces inside the batch: it must fail alone and leave no object behind.
+    store.put_bytes("seed", b"0")
+    store.put_bytes("dir/file", b"1")
+    before = {oid for oid, _ in store.objects.iter_ids()}
+    results = _run_held(
+        store,
+        [
+            lambda: store.put_bytes("Dir/other", b"case clash", message="clash"),
+            lambda: store.put_bytes("dir/file/below", b"under a file", message="under"),
+        ],
+    )
+    assert all(isinstance(r, InvalidPath | NotADirectory) for r in results), results
+    assert "differs only by case" in str(results[0])
+    assert {oid for oid, _ in store.objects.iter_ids()} == before
+    assert next(c.message for c in store.log()) != "clash"
+
+
+def test_an_invalid_path_next_to_a_valid_one_in_a_batch_leaves_only_the_valid_commit(store: MemoryStore) -> None:
+    store.put_bytes("dir/file", b"1")
+    before = {oid for oid, _ in store.objects.iter_ids()}
+    results = _run_held(
+        store,
+        [
+            lambda: store.put_bytes("DIR/deep/x", b"bad", message="bad"),
+            lambda: store.put_bytes("dir/y", b"good", message="good"),
+        ],
+    )
+    assert isinstance(results[0], InvalidPath)
+    good = results[1]
+    assert isinstance(good, Commit) and good.message == "good"
+    assert store.read_bytes("dir/y") == b"good"
+    assert not store.exists("DIR/deep/x")
+    # Only the good commit's objects were added: its commit, root tree, "dir" tree and blob
+    # (the failed request had built trees for DIR/deep and DIR before its check failed).
+    added = {oid for oid, _ in store.objects.iter_ids()} - before
+    assert len(added) == 4 and {good.id.encode(), good.tree.encode()} <= added
