@@ -46,7 +46,10 @@ class ObjectPort(ABC):
     def write(self, objects: Iterable[StoredObject]) -> None:
         """Store objects; writing an object that exists already is a no-op.
 
-        When this returns the objects must be durable (a crash after it may not lose them).
+        When this returns the objects must be durable (a crash after it may not lose them),
+        unless the store's :class:`RefPort` makes them durable before it next moves a ref: the
+        engine always writes a commit's objects before the ref swap that publishes them, and
+        writes nothing else that names an object (git and xet: one ``syncfs`` at the ref swap).
         """
 
     @abstractmethod

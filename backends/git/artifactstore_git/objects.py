@@ -3,8 +3,9 @@
 New objects are written loose, as git writes them (zlib of ``"<type> <size>\\0" + data``
 at git's default loose compression level 1, into a temporary file beside the target,
 then renamed), and - unlike dulwich and git's defaults (``core.fsyncObjectFiles=false``) -
-fsynced with their directories before :meth:`write` returns, because a ref may point at
-them right after. Reads go through dulwich's ``DiskObjectStore``, so objects that
+made durable before any ref may point at them: by :meth:`write` itself, or, with
+``durable_at_ref_swap`` (Linux), by the ``syncfs(2)`` that the ref port runs before it moves
+a ref (one barrier per commit instead of three). Reads go through dulwich's ``DiskObjectStore``, so objects that
 ``git gc`` / ``git repack`` moved into pack files are found as well.
 
 gc only deletes loose objects: an unreachable object inside a pack file is left there
@@ -43,7 +44,14 @@ _HEX = frozenset(b"0123456789abcdef")
 class LooseObjectPort(ObjectPort):
     """The repository's object database: loose objects written, loose and packed objects read."""
 
-    def __init__(self, commondir: Path, *, fsync: bool = True, compression: int = LOOSE_COMPRESSION) -> None:
+    def __init__(
+        self,
+        commondir: Path,
+        *,
+        fsync: bool = True,
+        durable_at_ref_swap: bool = False,
+        compression: int = LOOSE_COMPRESSION,
+    ) -> None:
         from dulwich.object_store import DiskObjectStore
 
         self._objects = commondir / "objects"
@@ -53,6 +61,7 @@ class LooseObjectPort(ObjectPort):
         self._tmp_nonce = secrets.token_hex(4)
         self._tmp_counter = itertools.count()
         self._fsync = fsync
+        self._deferred = fsync and durable_at_ref_swap and SYNCFS_AVAILABLE
         self._compression = compression
         self._store = DiskObjectStore(str(self._objects))
 
@@ -74,31 +83,38 @@ class LooseObjectPort(ObjectPort):
             raise KeyError(oid) from None
 
     def write(self, objects: Iterable[StoredObject]) -> None:
-        """Write new objects loose; durable on return.
+        """Write new objects loose.
 
-        With ``syncfs(2)`` (Linux) the batch costs two filesystem barriers whatever its size:
-        every object is written to a temporary file, one barrier makes the contents durable,
-        the files are renamed into place, a second barrier makes the names durable. Elsewhere
-        each file is fsynced before its rename and each touched directory after.
+        With ``durable_at_ref_swap`` the objects are written to temporary files and renamed
+        into place with no barrier at all; the ref port's ``syncfs`` makes them durable before
+        a ref can name them. Until then a power loss may leave a name with garbage bytes, so an
+        object found already present is reused only after its bytes are checked (it is
+        rewritten otherwise). Without it the objects are durable on return: with ``syncfs``
+        (Linux) by two barriers whatever the batch size (one for the contents before the
+        renames, one for the names); elsewhere each file is fsynced before its rename and each
+        touched directory after.
         """
         staged: list[tuple[str, str]] = []
         dirty: set[str] = set()
-        batch = self._fsync and SYNCFS_AVAILABLE
+        deferred = self._deferred
+        batch = self._fsync and SYNCFS_AVAILABLE and not deferred
         root = self._root
         try:
             for obj in objects:
                 hexid = obj.id.decode("ascii")
                 directory = f"{root}/{hexid[:2]}"
                 path = f"{directory}/{hexid[2:]}"
+                header = TYPE_NAMES[obj.type_num] + b" " + str(len(obj.data)).encode() + b"\0"
                 try:
                     # Freshen rather than rewrite: gc's grace period counts from the mtime.
                     os.utime(path)
-                    continue
+                    if not deferred or _holds(path, header + obj.data):
+                        continue
+                    log.warning("object %s in %s is damaged (a write cut short by a crash?); rewriting it", hexid, root)
                 except FileNotFoundError:
                     pass
                 # An object git already packed gets a loose copy here, as git's own writers may
                 # leave one ("git prune-packed" drops it); that is cheaper than a pack lookup each.
-                header = TYPE_NAMES[obj.type_num] + b" " + str(len(obj.data)).encode() + b"\0"
                 payload = zlib.compress(header + obj.data, self._compression)
                 tmp = f"{directory}/tmp_obj_{os.getpid()}_{self._tmp_nonce}_{next(self._tmp_counter)}"
                 try:
@@ -110,7 +126,7 @@ class LooseObjectPort(ObjectPort):
                 staged.append((tmp, path))
                 try:
                     write_all(fd, payload, what=f"object {hexid}")
-                    if self._fsync and not batch:
+                    if self._fsync and not batch and not deferred:
                         os.fsync(fd)
                 finally:
                     os.close(fd)
@@ -125,7 +141,7 @@ class LooseObjectPort(ObjectPort):
             for tmp, _ in staged:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
-        if not self._fsync or not dirty:
+        if not self._fsync or not dirty or deferred:
             return
         if batch:
             filesystem_barrier(self._objects)
@@ -178,6 +194,15 @@ class LooseObjectPort(ObjectPort):
 
     def close(self) -> None:
         self._store.close()
+
+
+def _holds(path: str, raw: bytes) -> bool:
+    """True when the loose object file at ``path`` decompresses to exactly ``raw``."""
+    try:
+        with open(path, "rb") as f:
+            return zlib.decompress(f.read()) == raw
+    except (OSError, zlib.error):
+        return False
 
 
 def _is_hex(name: bytes) -> bool:

@@ -35,7 +35,9 @@ class GitRefPort(RefPort):
     """Refs stored as git stores them: loose files under ``refs/`` plus ``packed-refs``.
 
     ``guard(name)`` is called before a ref is changed and raises to refuse the change (the
-    store uses it to protect a branch checked out in a working tree).
+    store uses it to protect a branch checked out in a working tree). With
+    ``sync_filesystem`` (Linux) a new ref value is made durable by ``syncfs(2)``, which also
+    makes the objects it names durable: the object port then writes them without barriers.
     """
 
     def __init__(
@@ -45,9 +47,11 @@ class GitRefPort(RefPort):
         lock_timeout: float = 30.0,
         stale_lock_seconds: float = 120.0,
         fsync: bool = True,
+        sync_filesystem: bool = False,
         guard: Callable[[str], None] | None = None,
     ) -> None:
         self._dir = commondir
+        self._sync_filesystem = sync_filesystem
         self._root = os.fspath(commondir)
         self._lock_timeout = lock_timeout
         self._stale = stale_lock_seconds
@@ -129,6 +133,7 @@ class GitRefPort(RefPort):
             timeout=self._lock_timeout,
             stale_after=self._stale,
             fsync=self._fsync,
+            sync_filesystem=self._sync_filesystem,
             what=what,
         )
 

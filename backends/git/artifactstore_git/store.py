@@ -91,7 +91,8 @@ class GitStore(EngineStore):
         self.layout: RepoLayout = layout
         self._explicit_branch = branch
         default = branch or _branch_of(head_target(layout.gitdir)) or "main"
-        self.object_port = LooseObjectPort(layout.commondir, fsync=fsync)
+        # Objects become durable with the ref that names them (one syncfs per commit).
+        self.object_port = LooseObjectPort(layout.commondir, fsync=fsync, durable_at_ref_swap=True)
         super().__init__(
             objects=self.object_port,
             refs=GitRefPort(
@@ -99,6 +100,7 @@ class GitStore(EngineStore):
                 lock_timeout=lock_timeout,
                 stale_lock_seconds=stale_lock_seconds,
                 fsync=fsync,
+                sync_filesystem=True,
                 guard=self._refuse_checked_out,
             ),
             content=content(layout) if content else LfsContentPort(layout.commondir, fsync=fsync),
