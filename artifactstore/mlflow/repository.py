@@ -18,6 +18,7 @@ How it differs from MLflow's built-in repositories:
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import os
 import posixpath
@@ -38,7 +39,7 @@ from ..values import Commit, Entry
 from .errors import translated
 from .paths import commit_message, directory_arg, store_path
 from .store_cache import open_cached
-from .streams import AsyncChunkReader
+from .streams import BLOCK, AsyncChunkReader, read_head
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,14 @@ class ArtifactStoreRepository(ArtifactRepository, StreamUploadMixin):  # type: i
         """Async variant: the commit runs in a worker thread while the event loop receives the next blocks."""
         with translated():
             path = self._stream_destination(artifact_file_name, artifact_path)
-        reader = AsyncChunkReader(chunks, asyncio.get_running_loop())
+        iterator = chunks.__aiter__()
+        head, complete = await read_head(iterator, BLOCK)
+        if complete:
+            # The whole upload fit in one block (most MLflow artifacts): no pump needed.
+            with translated():
+                await asyncio.to_thread(self._commit_file, path, io.BytesIO(head))
+            return
+        reader = AsyncChunkReader(iterator, asyncio.get_running_loop(), head=head)
         try:
             with translated():
                 await asyncio.to_thread(self._commit_file, path, reader)  # type: ignore[arg-type]

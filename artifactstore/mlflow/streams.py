@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import io
 import queue
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
 
 BLOCK = 1024 * 1024
 #: Blocks the pump may pull ahead of the reader.
@@ -26,18 +26,36 @@ READ_TIMEOUT = 600.0
 _EOF = None
 
 
+async def read_head(chunks: AsyncIterator[bytes], limit: int) -> tuple[bytes, bool]:
+    """Pull chunks until more than ``limit`` bytes or the end; return them and whether it was the end.
+
+    A small upload is then committed from memory, without a pump task and a queue between
+    the event loop and the worker thread; a large one goes on through :class:`AsyncChunkReader`.
+    """
+    parts: list[bytes] = []
+    size = 0
+    while size <= limit:
+        try:
+            chunk = await chunks.__anext__()
+        except StopAsyncIteration:
+            return b"".join(parts), True
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts), False
+
+
 class AsyncChunkReader(io.RawIOBase):
     """Read an async chunk iterator from a thread other than the loop's, block by block.
 
     Close it when done (or abandoned): closing stops the pump.
     """
 
-    def __init__(self, chunks: AsyncIterable[bytes], loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, chunks: AsyncIterable[bytes], loop: asyncio.AbstractEventLoop, *, head: bytes = b"") -> None:
         super().__init__()
         self._loop = loop
         self._blocks: queue.SimpleQueue[bytes | BaseException | None] = queue.SimpleQueue()
         self._credits: asyncio.Semaphore | None = None
-        self._buffer = memoryview(b"")
+        self._buffer = memoryview(head)  # bytes already pulled from ``chunks``, read first
         self._eof = False
         self._pump = asyncio.run_coroutine_threadsafe(self._run_pump(chunks), loop)
 
@@ -122,4 +140,4 @@ class AsyncChunkReader(io.RawIOBase):
         super().close()
 
 
-__all__ = ["AHEAD", "BLOCK", "READ_TIMEOUT", "AsyncChunkReader"]
+__all__ = ["AHEAD", "BLOCK", "READ_TIMEOUT", "AsyncChunkReader", "read_head"]

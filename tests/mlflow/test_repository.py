@@ -204,6 +204,32 @@ def test_async_stream_upload(repo: ArtifactStoreRepository) -> None:
     assert messages(repo.store) == [f"mlflow: log model/weights.bin (experiment 1, run {RUN})"]
 
 
+def test_small_async_stream_is_committed_whole(repo: ArtifactStoreRepository) -> None:
+    payload = [b"a" * 4000, b"b" * 4000, b"c" * 2240]
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for c in payload:
+            await asyncio.sleep(0)
+            yield c
+
+    asyncio.run(repo.log_artifact_from_async_stream(chunks(), "metrics.json", "small"))
+    assert repo.store.read_bytes(f"1/{RUN}/artifacts/small/metrics.json") == b"".join(payload)
+    assert messages(repo.store) == [f"mlflow: log small/metrics.json (experiment 1, run {RUN})"]
+
+
+@pytest.mark.parametrize("size", [1000, 2 * BLOCK], ids=["small", "large"])
+def test_async_stream_cut_off_by_the_client_commits_nothing(repo: ArtifactStoreRepository, size: int) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(size // 1000):
+            yield b"x" * 1000
+        raise ConnectionResetError("client went away")
+
+    with pytest.raises((ConnectionResetError, MlflowException)):
+        asyncio.run(repo.log_artifact_from_async_stream(chunks(), "partial.bin", "cut"))
+    assert messages(repo.store) == []
+    assert not repo.store.exists(f"1/{RUN}/artifacts/cut/partial.bin")
+
+
 def test_async_stream_with_a_bad_name_fails_before_reading(repo: ArtifactStoreRepository) -> None:
     pulled = []
 
