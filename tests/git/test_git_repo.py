@@ -6,11 +6,13 @@ import hashlib
 import logging
 import os
 import subprocess
+import zlib
 from pathlib import Path
 
 import pytest
 from artifactstore_git import GitStore
 from artifactstore_git.conformance import GitConformanceTarget
+from artifactstore_git.objects import stored_zlib
 
 import artifactstore
 from artifactstore.errors import AlreadyExists, InvalidInput, InvalidURI, NotFound, WriteRefused
@@ -163,12 +165,35 @@ def test_options_from_the_named_store_config(tmp_path: Path, monkeypatch) -> Non
         ({"inline_threshold": "big"}, "inline_threshold='big'"),
         ({"fsync": "maybe"}, "fsync='maybe'"),
         ({"lock_timeout": -1}, "lock_timeout=-1"),
+        ({"loose_compression": 10}, "loose_compression=10"),
     ],
 )
 def test_bad_options_are_refused_by_name(tmp_path: Path, options: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         GitStore.from_location(str(tmp_path / "o"), create=True, options=options)
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("level", [0, 1, 9])
+def test_loose_objects_at_any_compression_level_are_sound_for_git(tmp_path: Path, git, level: int) -> None:
+    text = b'{"loss": 0.25, "step": 10}\n' * 2000
+    store = GitStore.from_location(str(tmp_path / "s"), create=True, options={"loose_compression": level})
+    store.put_bytes("metrics/loss.json", text)
+    store.put_bytes("empty", b"")
+    blob = git(tmp_path / "s", "rev-parse", "main:metrics/loss.json").strip()
+    stored = (tmp_path / "s" / "objects" / blob[:2] / blob[2:]).stat().st_size
+    assert (stored > len(text)) if level == 0 else (stored < len(text) // 10)
+    assert git(tmp_path / "s", "cat-file", "blob", "main:metrics/loss.json").encode() == text
+    assert git(tmp_path / "s", "cat-file", "-s", "main:empty").strip() == "0"
+    assert git(tmp_path / "s", "fsck", "--full", "--strict", "--no-dangling") == ""
+
+
+def test_stored_zlib_streams_decode_at_block_boundaries() -> None:
+    for size in (0, 1, 0xFFFE, 0xFFFF, 0x10000, 3 * 0xFFFF + 7):
+        data = os.urandom(size)
+        stream = zlib.decompressobj()
+        assert stream.decompress(stored_zlib(data)) == data, size
+        assert stream.eof and stream.unused_data == b"", size
 
 
 # ---------------------------------------------------------------- packed objects, gc, fsck
