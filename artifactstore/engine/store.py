@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import functools
 import getpass
 import hashlib
 import io
@@ -664,7 +665,10 @@ def _author(author: str | None) -> bytes:
     return author.encode("utf-8")
 
 
+@functools.cache
 def _default_author() -> str:
+    # Once per process: getpass reads the password database and the host name costs a
+    # system call, on every commit otherwise.
     try:
         user = getpass.getuser()
     except Exception:  # no user name in some containers
