@@ -15,7 +15,7 @@ from artifactstore_git.conformance import GitConformanceTarget
 from artifactstore_git.objects import stored_zlib
 
 import artifactstore
-from artifactstore.errors import AlreadyExists, InvalidInput, InvalidURI, NotFound, WriteRefused
+from artifactstore.errors import AlreadyExists, IntegrityError, InvalidInput, InvalidURI, NotFound, WriteRefused
 from artifactstore.registry import get_registry
 
 
@@ -194,6 +194,31 @@ def test_stored_zlib_streams_decode_at_block_boundaries() -> None:
         stream = zlib.decompressobj()
         assert stream.decompress(stored_zlib(data)) == data, size
         assert stream.eof and stream.unused_data == b"", size
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda raw: b"", "not a zlib stream"),
+        (lambda raw: raw[: len(raw) // 2], "not a zlib stream"),
+        (lambda raw: raw[:-1] + bytes([raw[-1] ^ 1]), "not a zlib stream"),
+        (lambda raw: zlib.compress(b"blob 99\0short"), "no valid object header"),
+        (lambda raw: zlib.compress(b"thing 5\0hello"), "no valid object header"),
+    ],
+    ids=["empty", "truncated", "bad-checksum", "wrong-size", "unknown-type"],
+)
+def test_a_damaged_loose_object_is_an_integrity_error_naming_it(tmp_path: Path, damage, message: str) -> None:
+    store = GitStore(tmp_path / "s", create=True)
+    store.put_bytes("a.txt", b"hello world\n" * 10)
+    blob = hashlib.sha1(b"blob 120\0" + b"hello world\n" * 10).hexdigest()
+    path = tmp_path / "s" / "objects" / blob[:2] / blob[2:]
+    os.chmod(path, 0o644)
+    path.write_bytes(damage(path.read_bytes()))
+    reopened = GitStore(tmp_path / "s")
+    with pytest.raises(IntegrityError, match=message) as info:
+        reopened.read_bytes("a.txt")
+    assert blob in str(info.value) and "artifactstore fsck" in str(info.value)
+    assert any(blob in problem for problem in reopened.fsck().problems)
 
 
 # ---------------------------------------------------------------- packed objects, gc, fsck

@@ -388,6 +388,12 @@ class FileLock:
         self.release()
 
 
+@functools.lru_cache(maxsize=1024)
+def _writer_lock_path(gitdir: Path, name: str) -> tuple[Path, str]:
+    directory = gitdir / "artifactstore" / "locks"
+    return directory, f"{directory}/{hashlib.sha1(name.encode('utf-8', 'surrogateescape')).hexdigest()}.writer"
+
+
 @contextlib.contextmanager
 def writer_lock(gitdir: Path, name: str, *, timeout: float) -> Iterator[None]:
     """Queue the writers of ref ``name`` on this machine with ``flock(2)``.
@@ -401,8 +407,7 @@ def writer_lock(gitdir: Path, name: str, *, timeout: float) -> Iterator[None]:
     if fcntl is None:
         yield
         return
-    directory = gitdir / "artifactstore" / "locks"
-    path = directory / (hashlib.sha1(name.encode("utf-8", "surrogateescape")).hexdigest() + ".writer")
+    directory, path = _writer_lock_path(gitdir, name)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except FileNotFoundError:

@@ -53,6 +53,7 @@ class GitRefPort(RefPort):
         self._dir = commondir
         self._sync_filesystem = sync_filesystem
         self._root = os.fspath(commondir)
+        self._packed_path = f"{self._root}/packed-refs"
         self._lock_timeout = lock_timeout
         self._stale = stale_lock_seconds
         self._fsync = fsync
@@ -84,9 +85,8 @@ class GitRefPort(RefPort):
         return value
 
     def _packed(self) -> dict[str, bytes]:
-        path = self._dir / "packed-refs"
         try:
-            with open(path, "rb") as f:
+            with open(self._packed_path, "rb") as f:
                 st = os.fstat(f.fileno())
                 key = (st.st_ino, st.st_mtime_ns, st.st_size)
                 if self._packed_cache is not None and self._packed_cache[0] == key:
