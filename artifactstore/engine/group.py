@@ -32,6 +32,9 @@ class CommitRequest:
     author: bytes
     message: str
     blobs: list[Blob]
+    #: What each path held in ``base_tree``, looked up before the writer lock when the
+    #: branch has moved since ``head`` (the rebase needs it); ``None`` until then.
+    before: dict[str, TreeItem | None] | None = None
     result: Commit | None = None
     error: BaseException | None = None
     done: bool = field(default=False)

@@ -263,6 +263,7 @@ class EngineStore(ArtifactStore):
         with writers outside the lock (another host, git itself): the loser re-reads the head
         and rebuilds the chain on it. A request whose paths changed under it fails alone.
         """
+        self._look_up_bases(ref, batch)
         with self.refs.writer_lock(ref):
             attempt = 0
             while True:
@@ -305,6 +306,21 @@ class EngineStore(ArtifactStore):
                     )
                 time.sleep(random.uniform(0, min(MAX_BACKOFF, 0.005 * 2 ** min(attempt, 7))))
 
+    def _look_up_bases(self, ref: str, batch: builtins.list[CommitRequest]) -> None:
+        """Before the writer lock: what the paths of requests that will need a rebase held.
+
+        Every request but the first of a batch, and any whose branch moved since it read its
+        head, is rebased onto the tip; reading its base trees here keeps those reads (often
+        trees another process wrote, so not cached) out of the section other writers wait for.
+        """
+        current = self.refs.get(ref)
+        ops: TreeOps | None = None
+        for i, request in enumerate(batch):
+            if request.before is not None or request.expects_head or (i == 0 and request.head == current):
+                continue
+            ops = ops or TreeOps(PendingObjects(self.reader))
+            request.before = _paths_at(ops, request.base_tree, request.items)
+
     def _chain_one(
         self, request: CommitRequest, tip: bytes | None, tip_tree: bytes | None, ops: TreeOps, branch: str
     ) -> tuple[bytes, GitCommit]:
@@ -314,24 +330,25 @@ class EngineStore(ArtifactStore):
             if request.expects_head:
                 raise HeadMoved(f"branch {branch!r} moved to {_short(tip)} while committing")
             # Re-apply onto the new head if it left our paths alone.
-            items = self._rebase_items(items, request.base_tree, tip_tree, branch, ops)
+            before = request.before if request.before is not None else _paths_at(ops, request.base_tree, items)
+            items = self._rebase_items(items, before, tip_tree, branch, ops)
         tree_id = self._apply(items, tip_tree, ops)
         return tree_id, _make_commit(tree_id, [tip] if tip else [], request.author, request.message)
 
     def _rebase_items(
         self,
         items: dict[str, TreeItem | None],
-        old_tree: bytes | None,
+        before: dict[str, TreeItem | None],
         new_tree: bytes | None,
         branch: str,
         ops: TreeOps,
     ) -> dict[str, TreeItem | None]:
+        """``items`` to apply on ``new_tree``, given what their paths held in the base tree."""
         kept: dict[str, TreeItem | None] = {}
         conflicts = []
         for path, item in items.items():
-            before = ops.lookup_path(old_tree, path) if old_tree else None
             after = ops.lookup_path(new_tree, path) if new_tree else None
-            if before == after:
+            if before[path] == after:
                 kept[path] = item
             elif after == item:
                 continue  # somebody wrote exactly what we meant to
@@ -623,6 +640,10 @@ def _apply_dir(ops: TreeOps, tree_id: bytes | None, changes: dict[tuple[bytes, .
         new_child = _apply_dir(ops, child, sub, path)
         mods[name] = TreeItem(DIR_MODE, new_child) if new_child is not None else None
     return ops.update(tree_id, mods, where=where)
+
+
+def _paths_at(ops: TreeOps, tree: bytes | None, paths: Iterable[str]) -> dict[str, TreeItem | None]:
+    return {path: ops.lookup_path(tree, path) if tree else None for path in paths}
 
 
 def _join(where: str, name: bytes) -> str:

@@ -157,3 +157,34 @@ def test_an_invalid_path_next_to_a_valid_one_in_a_batch_leaves_only_the_valid_co
     # (the failed request had built trees for DIR/deep and DIR before its check failed).
     added = {oid for oid, _ in store.objects.iter_ids()} - before
     assert len(added) == 4 and {good.id.encode(), good.tree.encode()} <= added
+
+
+def test_rebased_requests_read_their_base_before_the_writer_lock(store: MemoryStore) -> None:
+    # Other processes wait on the writer lock; the base-tree reads a rebase needs (trees
+    # another process wrote, not cached here) happen before it is taken.
+    store.put_bytes("seed", b"0")
+    seen: list[list[bool]] = []
+    original = store.refs.writer_lock
+    queue = store._queue("refs/heads/main")
+
+    def spying(name: str):  # type: ignore[no-untyped-def]
+        seen.append([r.before is not None for r in pending])
+        return original(name)
+
+    pending: list = []
+    store.refs.writer_lock = spying  # type: ignore[method-assign]
+    real_submit = queue.submit
+
+    def capture(request, commit_batch):  # type: ignore[no-untyped-def]
+        pending.append(request)
+        return real_submit(request, commit_batch)
+
+    queue.submit = capture  # type: ignore[method-assign]
+    results = _run_held(
+        store,
+        [lambda: store.put_bytes("a", b"a", message="a"), lambda: store.put_bytes("b", b"b", message="b")],
+    )
+    assert all(isinstance(r, Commit) for r in results), results
+    # In one batch: the first request lands on its own head, the second is rebased onto it.
+    assert seen == [[False, True]] or seen == [[True, False]]
+    assert {c.message for c in list(store.log())[:2]} == {"a", "b"}
