@@ -212,7 +212,7 @@ class ArtifactStoreRepository(ArtifactRepository, StreamUploadMixin):  # type: i
     def _commit_file(self, path: str, source: str | BinaryIO) -> Commit:
         message = commit_message("log", path)
         commit = self._store.put_file(path, source, message=message)
-        log.info("%s -> %s", message, commit.id)
+        log.debug("%s -> %s", message, commit.id)
         return commit
 
     def _file_info(self, entry: Entry) -> FileInfo:
