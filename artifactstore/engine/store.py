@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import contextlib
 import functools
 import getpass
 import hashlib
@@ -319,7 +320,8 @@ class EngineStore(ArtifactStore):
             if request.before is not None or request.expects_head or (i == 0 and request.head == current):
                 continue
             ops = ops or TreeOps(PendingObjects(self.reader))
-            request.before = _paths_at(ops, request.base_tree, request.items)
+            with contextlib.suppress(ArtifactStoreError):  # a damaged base: its request fails alone, later
+                request.before = _paths_at(ops, request.base_tree, request.items)
 
     def _chain_one(
         self, request: CommitRequest, tip: bytes | None, tip_tree: bytes | None, ops: TreeOps, branch: str
