@@ -24,3 +24,17 @@ def write_all(fd: int, data: bytes | bytearray | memoryview, *, offset: int | No
         view = view[written:]
         if offset is not None:
             offset += written
+
+
+def read_all(path: str) -> bytes:
+    """The whole file at ``path`` through ``os.open``/``os.read``: no buffered reader to set up,
+    for small files read on every commit (refs, loose objects). Raises what ``os.open`` raises."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        parts = []
+        while chunk := os.read(fd, 1 << 20):
+            parts.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(parts)
+

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, cast
 from artifactstore.engine.ports import ObjectPort, StoredObject
 from artifactstore.errors import IntegrityError
 
-from ._io import write_all
+from ._io import read_all, write_all
 from .locks import SYNCFS_AVAILABLE, filesystem_barrier, fsync_dir
 
 if TYPE_CHECKING:
@@ -82,16 +82,10 @@ class LooseObjectPort(ObjectPort):
         hexid = oid.decode("ascii")
         path = f"{self._root}/{hexid[:2]}/{hexid[2:]}"
         try:
-            fd = os.open(path, os.O_RDONLY)
+            data = read_all(path)
         except (FileNotFoundError, NotADirectoryError):
             return self._read_packed(oid)
-        try:
-            parts = []
-            while chunk := os.read(fd, 1 << 20):
-                parts.append(chunk)
-        finally:
-            os.close(fd)
-        return _parse_loose(b"".join(parts), hexid, path)
+        return _parse_loose(data, hexid, path)
 
     def _read_packed(self, oid: bytes) -> tuple[int, bytes]:
         try:
@@ -257,8 +251,7 @@ def stored_zlib(data: bytes) -> bytes:
 def _holds(path: str, raw: bytes) -> bool:
     """True when the loose object file at ``path`` decompresses to exactly ``raw``."""
     try:
-        with open(path, "rb") as f:
-            return zlib.decompress(f.read()) == raw
+        return zlib.decompress(read_all(path)) == raw
     except (OSError, zlib.error):
         return False
 

@@ -13,6 +13,7 @@ from artifactstore.errors import InvalidInput, InvalidURI, NotFound
 from artifactstore.validation import validate_ref_name
 
 from .lfs import LfsContentPort
+from .locks import SYNCFS_AVAILABLE
 from .objects import LOOSE_COMPRESSION, LooseObjectPort
 from .refs import GitRefPort
 from .repo import (
@@ -96,9 +97,11 @@ class GitStore(EngineStore):
         self.layout: RepoLayout = layout
         self._explicit_branch = branch
         default = branch or _branch_of(head_target(layout.gitdir)) or "main"
-        # Objects become durable with the ref that names them (one syncfs per commit).
+        # Objects become durable with the ref that names them (one syncfs per commit): both
+        # ports must agree, so the choice is made once, here.
+        deferred = fsync and SYNCFS_AVAILABLE
         self.object_port = LooseObjectPort(
-            layout.commondir, fsync=fsync, durable_at_ref_swap=True, compression=loose_compression
+            layout.commondir, fsync=fsync, durable_at_ref_swap=deferred, compression=loose_compression
         )
         super().__init__(
             objects=self.object_port,
@@ -107,7 +110,7 @@ class GitStore(EngineStore):
                 lock_timeout=lock_timeout,
                 stale_lock_seconds=stale_lock_seconds,
                 fsync=fsync,
-                sync_filesystem=True,
+                sync_filesystem=deferred,
                 guard=self._refuse_checked_out,
             ),
             content=content(layout) if content else LfsContentPort(layout.commondir, fsync=fsync),
