@@ -29,8 +29,9 @@ _EOF = None
 async def read_head(chunks: AsyncIterator[bytes], limit: int) -> tuple[bytes, bool]:
     """Pull chunks until more than ``limit`` bytes or the end; return them and whether it was the end.
 
-    A small upload is then committed from memory, without a pump task and a queue between
-    the event loop and the worker thread; a large one goes on through :class:`AsyncChunkReader`.
+    The pump gathers its blocks with it; an upload whose first block is already the end is
+    committed from memory, without a pump task and a queue between the event loop and the
+    worker thread.
     """
     parts: list[bytes] = []
     size = 0
@@ -68,20 +69,12 @@ class AsyncChunkReader(io.RawIOBase):
         try:
             while True:
                 await self._credits.acquire()
-                parts: list[bytes] = []
-                size = 0
-                while size < BLOCK:
-                    try:
-                        chunk = await iterator.__anext__()
-                    except StopAsyncIteration:
-                        if parts:
-                            self._blocks.put(b"".join(parts))
-                        self._blocks.put(_EOF)
-                        return
-                    if chunk:
-                        parts.append(chunk)
-                        size += len(chunk)
-                self._blocks.put(parts[0] if len(parts) == 1 else b"".join(parts))
+                block, complete = await read_head(iterator, BLOCK - 1)
+                if block:
+                    self._blocks.put(block)
+                if complete:
+                    self._blocks.put(_EOF)
+                    return
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a client disconnect: the reader raises it

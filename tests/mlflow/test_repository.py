@@ -191,30 +191,24 @@ def test_sync_stream_upload_reads_in_bounded_chunks(repo: ArtifactStoreRepositor
     assert messages(repo.store) == [f"mlflow: log uploads/big.bin (experiment 1, run {RUN})"]
 
 
-def test_async_stream_upload(repo: ArtifactStoreRepository) -> None:
-    payload = [os.urandom(65536) for _ in range(40)]
-
+@pytest.mark.parametrize(
+    ("payload", "where"),
+    [
+        ([os.urandom(65536) for _ in range(40)], "model/weights.bin"),  # past one block: the pump
+        ([b"a" * 4000, b"b" * 4000, b"c" * 2240], "small/metrics.json"),  # one block, from memory
+    ],
+    ids=["pumped", "small"],
+)
+def test_async_stream_upload(repo: ArtifactStoreRepository, payload: list[bytes], where: str) -> None:
     async def chunks() -> AsyncIterator[bytes]:
         for c in payload:
             await asyncio.sleep(0)
             yield c
 
-    asyncio.run(repo.log_artifact_from_async_stream(chunks(), "weights.bin", "model"))
-    assert repo.store.read_bytes(f"1/{RUN}/artifacts/model/weights.bin") == b"".join(payload)
-    assert messages(repo.store) == [f"mlflow: log model/weights.bin (experiment 1, run {RUN})"]
-
-
-def test_small_async_stream_is_committed_whole(repo: ArtifactStoreRepository) -> None:
-    payload = [b"a" * 4000, b"b" * 4000, b"c" * 2240]
-
-    async def chunks() -> AsyncIterator[bytes]:
-        for c in payload:
-            await asyncio.sleep(0)
-            yield c
-
-    asyncio.run(repo.log_artifact_from_async_stream(chunks(), "metrics.json", "small"))
-    assert repo.store.read_bytes(f"1/{RUN}/artifacts/small/metrics.json") == b"".join(payload)
-    assert messages(repo.store) == [f"mlflow: log small/metrics.json (experiment 1, run {RUN})"]
+    directory, name = where.split("/")
+    asyncio.run(repo.log_artifact_from_async_stream(chunks(), name, directory))
+    assert repo.store.read_bytes(f"1/{RUN}/artifacts/{where}") == b"".join(payload)
+    assert messages(repo.store) == [f"mlflow: log {where} (experiment 1, run {RUN})"]
 
 
 @pytest.mark.parametrize("size", [1000, 2 * BLOCK], ids=["small", "large"])
