@@ -15,10 +15,11 @@ looks at one leaf, never at the whole directory.
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import stat
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from dulwich.objects import ObjectID, Tree
 
@@ -31,8 +32,9 @@ DIR_MODE = stat.S_IFDIR
 FILE_MODE = 0o100644
 
 
-@dataclass(frozen=True, slots=True)
-class TreeItem:
+class TreeItem(NamedTuple):
+    """One tree entry; a tuple, so dulwich's own ``(mode, sha)`` entries can stand in for it."""
+
     mode: int
     sha: bytes
 
@@ -43,6 +45,8 @@ class TreeItem:
 
 # A modification of one directory: name -> new item, or None to delete.
 Mods = Mapping[bytes, "TreeItem | None"]
+# The entries of one tree: name -> (mode, hex sha), as dulwich holds them.
+Entries = dict[bytes, tuple[int, bytes]]
 
 
 def bucket_key(name: bytes) -> str:
@@ -55,6 +59,33 @@ def is_fanout(tree: Tree) -> bool:
     for name in tree:
         return bool(name.startswith(FANOUT_PREFIX))
     return False
+
+
+def tree_entries(tree: Tree) -> Entries:
+    """``tree``'s entries, unsorted (``Tree.iteritems`` sorts them on every call)."""
+    return {name: tree[name] for name in tree}
+
+
+def _git_order(entry: tuple[bytes, tuple[int, bytes]]) -> bytes:
+    name, (mode, _) = entry
+    return name + b"/" if mode == DIR_MODE else name
+
+
+def make_tree(entries: Mapping[bytes, tuple[int, bytes]]) -> Tree:
+    """A tree of ``entries``, serialized and hashed once.
+
+    A ``Tree`` built with ``add`` serializes itself again for its id, its length and its
+    bytes, sorting its entries each time; this writes git's canonical form directly (entries
+    in git's order, a directory sorting as if its name ended in ``/``) and lets dulwich's C
+    parser index it.
+    """
+    unhex = binascii.unhexlify
+    body = b"".join([b"%04o %s\0%s" % (mode, name, unhex(sha)) for name, (mode, sha) in sorted(entries.items(), key=_git_order)])
+    digest = hashlib.sha1(b"tree %d\0" % len(body))
+    digest.update(body)
+    tree = Tree.from_raw_string(Tree.type_num, body, sha=ObjectID(digest.hexdigest().encode("ascii")))
+    assert isinstance(tree, Tree)
+    return tree
 
 
 def _by_bucket(mods: Mods, depth: int) -> dict[bytes, dict[bytes, TreeItem | None]]:
@@ -75,11 +106,12 @@ class TreeOps:
         """Every entry of a logical directory (fan-out flattened), unsorted."""
         tree = self.pending.tree(tree_id)
         if is_fanout(tree):
-            for entry in tree.iteritems():
-                yield from self.entries(entry.sha)
+            for name in tree:
+                yield from self.entries(tree[name][1])
         else:
-            for entry in tree.iteritems():
-                yield entry.path, TreeItem(entry.mode, entry.sha)
+            for name in tree:
+                mode, sha = tree[name]
+                yield name, TreeItem(mode, sha)
 
     def lookup(self, tree_id: bytes, name: bytes) -> TreeItem | None:
         """The entry ``name`` of a logical directory, or ``None``."""
@@ -123,14 +155,14 @@ class TreeOps:
         tree = self.pending.tree(tree_id) if tree_id is not None else Tree()
         if is_fanout(tree):
             return self._update_fanout(tree, mods, where=where, depth=depth)
-        entries = {e.path: TreeItem(e.mode, e.sha) for e in tree.iteritems()}
+        entries = tree_entries(tree)
         _apply_leaf(entries, mods, where)
         if len(entries) > LEAF_MAX:
             return self._build(entries, depth)
         return self._write_leaf(entries)
 
     def _update_fanout(self, tree: Tree, mods: Mods, *, where: str, depth: int) -> bytes | None:
-        children: dict[bytes, bytes] = {e.path: e.sha for e in tree.iteritems()}
+        children: dict[bytes, bytes] = {name: tree[name][1] for name in tree}
         for bucket, bucket_mods in _by_bucket(mods, depth).items():
             new_child = self.update(children.get(bucket), bucket_mods, where=where, depth=depth + 1)
             if new_child is None:
@@ -143,47 +175,37 @@ class TreeOps:
             collapsed = self._try_collapse(children)
             if collapsed is not None:
                 return self._write_leaf(collapsed) if collapsed else None
-        node = Tree()
-        for bucket, sha in children.items():
-            node.add(bucket, DIR_MODE, ObjectID(sha))
-        return self.pending.add(node)
+        return self.pending.add(make_tree({bucket: (DIR_MODE, sha) for bucket, sha in children.items()}))
 
-    def _try_collapse(self, children: dict[bytes, bytes]) -> dict[bytes, TreeItem] | None:
+    def _try_collapse(self, children: dict[bytes, bytes]) -> Entries | None:
         """All entries below a fan-out node when they fit in one leaf, else ``None``."""
-        merged: dict[bytes, TreeItem] = {}
+        merged: Entries = {}
         for sha in children.values():
             child = self.pending.tree(sha)
             if is_fanout(child):
                 return None
-            for e in child.iteritems():
-                merged[e.path] = TreeItem(e.mode, e.sha)
+            merged.update(tree_entries(child))
             if len(merged) > LEAF_MAX:
                 return None
         return merged
 
-    def _build(self, entries: dict[bytes, TreeItem], depth: int) -> bytes:
+    def _build(self, entries: Entries, depth: int) -> bytes:
         if len(entries) <= LEAF_MAX:
             written = self._write_leaf(entries)
             assert written is not None
             return written
-        buckets: dict[bytes, dict[bytes, TreeItem]] = {}
+        buckets: dict[bytes, Entries] = {}
         for name, item in entries.items():
             buckets.setdefault(FANOUT_PREFIX + bucket_key(name)[depth].encode(), {})[name] = item
-        node = Tree()
-        for bucket, sub in buckets.items():
-            node.add(bucket, DIR_MODE, ObjectID(self._build(sub, depth + 1)))
-        return self.pending.add(node)
+        return self.pending.add(make_tree({bucket: (DIR_MODE, self._build(sub, depth + 1)) for bucket, sub in buckets.items()}))
 
-    def _write_leaf(self, entries: Mapping[bytes, TreeItem]) -> bytes | None:
+    def _write_leaf(self, entries: Mapping[bytes, tuple[int, bytes]]) -> bytes | None:
         if not entries:
             return None
-        tree = Tree()
-        for name, item in entries.items():
-            tree.add(name, item.mode, ObjectID(item.sha))
-        return self.pending.add(tree)
+        return self.pending.add(make_tree(entries))
 
     def empty_tree(self) -> bytes:
-        return self.pending.add(Tree())
+        return self.pending.add(make_tree({}))
 
 
 #: What :class:`CheckOps` returns for a directory it did not build.
@@ -201,12 +223,11 @@ class CheckOps(TreeOps):
     def update(self, tree_id: bytes | None, mods: Mods, *, where: str, depth: int = 0) -> bytes | None:
         tree = self.pending.tree(tree_id) if tree_id is not None else Tree()
         if is_fanout(tree):
-            children = {e.path: e.sha for e in tree.iteritems()}
             for bucket, bucket_mods in _by_bucket(mods, depth).items():
-                self.update(children.get(bucket), bucket_mods, where=where, depth=depth + 1)
+                child = tree[bucket][1] if bucket in tree else None
+                self.update(child, bucket_mods, where=where, depth=depth + 1)
             return UNBUILT
-        entries = {e.path: TreeItem(e.mode, e.sha) for e in tree.iteritems()}
-        _apply_leaf(entries, mods, where)
+        _apply_leaf(tree_entries(tree), mods, where)
         return UNBUILT
 
     def empty_tree(self) -> bytes:
@@ -221,7 +242,7 @@ def _get(tree: Tree, name: bytes) -> TreeItem | None:
     return TreeItem(mode, sha)
 
 
-def _apply_leaf(entries: dict[bytes, TreeItem], mods: Mods, where: str) -> None:
+def _apply_leaf(entries: Entries, mods: Mods, where: str) -> None:
     for name, item in mods.items():
         if item is None:
             entries.pop(name, None)
@@ -242,4 +263,17 @@ def _apply_leaf(entries: dict[bytes, TreeItem], mods: Mods, where: str) -> None:
         entries[name] = item
 
 
-__all__ = ["DIR_MODE", "FILE_MODE", "LEAF_MAX", "UNBUILT", "CheckOps", "TreeItem", "TreeOps", "bucket_key", "is_fanout"]
+__all__ = [
+    "DIR_MODE",
+    "FILE_MODE",
+    "LEAF_MAX",
+    "UNBUILT",
+    "CheckOps",
+    "Entries",
+    "TreeItem",
+    "TreeOps",
+    "bucket_key",
+    "is_fanout",
+    "make_tree",
+    "tree_entries",
+]
