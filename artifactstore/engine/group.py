@@ -1,7 +1,8 @@
 """Group commit: threads committing to one branch of one store share a ref swap.
 
 A commit's content is stored by its own thread; then it joins the branch's queue. One thread
-at a time leads: it takes every request waiting, builds them as a chain (each request its own
+at a time leads: it takes every request waiting (and, once it holds the branch's writer lock,
+every request that arrived while it waited for it), builds them as a chain (each request its own
 commit, with its own message, on top of the one before), writes all their objects in one
 durable batch and moves the branch once. The others find their commit done when they get
 their turn. Under concurrent writers (an MLflow server's worker runs uploads in threads) this
@@ -51,16 +52,22 @@ class CommitQueue:
         self._leader = threading.Lock()
         self._waiting: list[CommitRequest] = []
 
-    def submit(self, request: CommitRequest, commit_batch: Callable[[list[CommitRequest]], None]) -> Commit:
-        """Commit ``request``, possibly in a batch led by another thread; raise its error."""
+    def submit(
+        self, request: CommitRequest, commit_batch: Callable[[list[CommitRequest], Callable[[], list[CommitRequest]]], None]
+    ) -> Commit:
+        """Commit ``request``, possibly in a batch led by another thread; raise its error.
+
+        ``commit_batch(batch, more)`` commits ``batch``; ``more()`` hands it the requests that
+        arrived since, which it appends to ``batch`` once it holds the branch's writer lock (a
+        leader that waited for another process gathers whatever piled up meanwhile).
+        """
         with self._mutex:
             self._waiting.append(request)
         with self._leader:
             if not request.done:
-                with self._mutex:
-                    batch, self._waiting = self._waiting, []
+                batch = self._take()
                 try:
-                    commit_batch(batch)
+                    commit_batch(batch, self._take)
                 except BaseException as exc:
                     for other in batch:
                         if not other.done:
@@ -71,6 +78,11 @@ class CommitQueue:
             raise request.error
         assert request.result is not None
         return request.result
+
+    def _take(self) -> list[CommitRequest]:
+        with self._mutex:
+            taken, self._waiting = self._waiting, []
+        return taken
 
 
 __all__ = ["CommitQueue", "CommitRequest"]

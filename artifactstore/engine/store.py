@@ -250,22 +250,31 @@ class EngineStore(ArtifactStore):
             message=text + trailer,
             blobs=unwritten,
         )
-        return self._queue(ref).submit(request, lambda batch: self._commit_batch(ref, branch, batch))
+        return self._queue(ref).submit(request, lambda batch, more: self._commit_batch(ref, branch, batch, more))
 
     def _queue(self, ref: str) -> CommitQueue:
         with self._queues_guard:
             return self._queues.setdefault(ref, CommitQueue())
 
-    def _commit_batch(self, ref: str, branch: str, batch: builtins.list[CommitRequest]) -> None:
+    def _commit_batch(
+        self,
+        ref: str,
+        branch: str,
+        batch: builtins.list[CommitRequest],
+        more: Callable[[], builtins.list[CommitRequest]],
+    ) -> None:
         """Commit ``batch`` as a chain on ``ref`` with one object write and one ref swap.
 
         Writers sharing :meth:`RefPort.writer_lock` queue on it instead of each building a
         commit that all but one then throw away; the compare-and-swap still settles races
         with writers outside the lock (another host, git itself): the loser re-reads the head
         and rebuilds the chain on it. A request whose paths changed under it fails alone.
+        Once the lock is held, ``more()`` adds the requests that queued while it was awaited:
+        the longer other processes keep the branch, the larger the batch that follows.
         """
         self._look_up_bases(ref, batch)
         with self.refs.writer_lock(ref):
+            batch.extend(more())
             attempt = 0
             while True:
                 attempt += 1

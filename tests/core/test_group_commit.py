@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -188,3 +189,47 @@ def test_rebased_requests_read_their_base_before_the_writer_lock(store: MemorySt
     # In one batch: the first request lands on its own head, the second is rebased onto it.
     assert seen == [[False, True]] or seen == [[True, False]]
     assert {c.message for c in list(store.log())[:2]} == {"a", "b"}
+
+
+def test_a_leader_waiting_for_the_writer_lock_takes_the_requests_that_arrived_meanwhile(store: MemoryStore) -> None:
+    # Another process holding the branch's writer lock keeps our leader waiting; requests that
+    # queue up meanwhile must go out in the leader's batch, not in one batch each after it.
+    store.put_bytes("seed", b"0")
+    swaps = _count_swaps(store)
+    entered, release = threading.Event(), threading.Event()
+    original = store.refs.writer_lock
+    queue = store._queue("refs/heads/main")
+
+    @contextlib.contextmanager
+    def held_elsewhere(name: str) -> Iterator[None]:
+        entered.set()
+        assert release.wait(10)
+        with original(name):
+            yield
+
+    store.refs.writer_lock = held_elsewhere  # type: ignore[method-assign]
+    results: dict[str, object] = {}
+
+    def put(name: str) -> None:
+        results[name] = store.put_bytes(name, name.encode(), message=f"put {name}")
+
+    leader = threading.Thread(target=put, args=("a",))
+    leader.start()
+    assert entered.wait(10)
+    followers = [threading.Thread(target=put, args=(n,)) for n in ("b", "c")]
+    for t in followers:
+        t.start()
+    deadline = time.monotonic() + 10
+    while len(queue._waiting) < 2 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert len(queue._waiting) == 2
+    release.set()
+    for t in [leader, *followers]:
+        t.join(10)
+    assert all(isinstance(results[n], Commit) for n in "abc"), results
+    assert swaps[0] == 1, "the requests that queued behind the leader took a swap of their own"
+    log = list(store.log())
+    assert [c.message for c in log[:3]][::-1][0] == "put a"
+    assert {c.message for c in log[:3]} == {"put a", "put b", "put c"}
+    assert all(len(c.parents) == 1 for c in log[:3])
+    assert [store.read_bytes(n) for n in "abc"] == [b"a", b"b", b"c"]
