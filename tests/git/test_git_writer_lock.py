@@ -69,8 +69,8 @@ def test_a_live_holder_makes_a_commit_time_out_naming_the_ref(tmp_path) -> None:
 
 
 def test_a_writer_that_timed_out_does_not_keep_the_lock_it_was_waiting_for(tmp_path) -> None:
-    # Whatever does the waiting (a polling loop; a thread blocked in flock(2) was tried) must
-    # not take the lock after its caller gave up, or the next writer would wait forever.
+    # The waiting is done by a helper thread blocked in flock(2); after the caller gives up,
+    # that thread may still get the lock when the holder lets go - and must drop it at once.
     store = GitStore(tmp_path / "repo", create=True, lock_timeout=0.3)
     base = store.put_bytes("a.txt", b"a")
     holder = writer_lock(tmp_path / "repo", "refs/heads/main", timeout=5)
@@ -80,9 +80,13 @@ def test_a_writer_that_timed_out_does_not_keep_the_lock_it_was_waiting_for(tmp_p
             store.put_bytes("b.txt", b"b")
     finally:
         holder.__exit__(None, None, None)
+    waiters = [t for t in threading.enumerate() if t.name == "artifactstore-writer-lock"]
+    for t in waiters:
+        t.join(10)
+    assert not any(t.is_alive() for t in waiters)
     patient = GitStore(tmp_path / "repo", lock_timeout=5)
     with writer_lock(tmp_path / "repo", "refs/heads/main", timeout=0.5):
-        pass  # free right away: the writer that gave up holds nothing
+        pass  # free right away: the abandoned helper released it
     after = patient.put_bytes("c.txt", b"c")
     assert store.get_commit(after.id).parents == (base.id,)
 

@@ -29,6 +29,7 @@ import os
 import random
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -414,23 +415,62 @@ def writer_lock(gitdir: Path, name: str, *, timeout: float) -> Iterator[None]:
         directory.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        deadline = time.monotonic() + timeout
-        delay = 0.0002
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise LockTimeout(
-                        f"timed out after {timeout:.0f} s waiting for the writer lock of ref {name!r} ({str(path)!r}); "
-                        "another process is committing to it and has not finished"
-                    ) from None
-                time.sleep(delay)
-                delay = min(delay * 2, 0.002)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not _wait_for_flock(fd, timeout):
+                raise LockTimeout(
+                    f"timed out after {timeout:.0f} s waiting for the writer lock of ref {name!r} ({path!r}); "
+                    "another process is committing to it and has not finished"
+                ) from None
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def _wait_for_flock(fd: int, timeout: float) -> bool:
+    """Block in ``flock(LOCK_EX)`` on ``fd``'s open file for up to ``timeout`` seconds; True once held.
+
+    The blocking call runs in a helper thread, so the lock is taken the moment its holder lets
+    go (polling with a backoff left it free for up to the poll interval while every other
+    writer of the branch waited). The helper locks a duplicate of ``fd``: a flock belongs to
+    the open file, so the lock stays held through ``fd`` once the duplicate is closed. On
+    timeout the helper owns the duplicate and closes it whenever its call returns, so a lock
+    it gets after the caller gave up is dropped with the caller's ``fd``.
+    """
+    assert fcntl is not None
+    dup = os.dup(fd)
+    done = threading.Event()
+    guard = threading.Lock()
+    abandoned = False
+    failure: list[OSError] = []
+
+    def wait() -> None:
+        try:
+            fcntl.flock(dup, fcntl.LOCK_EX)
+        except OSError as exc:
+            failure.append(exc)
+        with guard:
+            done.set()
+            if abandoned:
+                os.close(dup)
+
+    threading.Thread(target=wait, name="artifactstore-writer-lock", daemon=True).start()
+    interrupted = True
+    try:
+        done.wait(timeout)
+        interrupted = False
+    finally:
+        with guard:
+            abandoned = not done.is_set()  # from now on the helper closes the duplicate
+        if interrupted and not abandoned:
+            os.close(dup)
+    if abandoned:
+        return False
+    os.close(dup)
+    if failure:
+        raise failure[0]
+    return True
 
 
 __all__ = ["SYNCFS_AVAILABLE", "FileLock", "LockOwner", "filesystem_barrier", "fsync_dir", "start_writeback", "writer_lock"]
