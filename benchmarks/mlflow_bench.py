@@ -6,9 +6,12 @@
     python benchmarks/mlflow_bench.py --large-mib 256 --small-files 200   # quicker
 
 Each target gets a real ``mlflow server`` (MLflow's defaults: uvicorn, 4 workers; SQLite
-tracking store). Clients are separate processes using MLflow's public client
-(``MlflowClient.log_artifact`` / ``download_artifacts``), started and warmed before the clock
-starts. Workloads, each with 1 client and with 16 concurrent clients:
+tracking store). All of them run for the whole benchmark, and each repeat measures every
+target in turn, so that drift on a shared machine hits them alike. Clients are separate
+processes using MLflow's public client (``MlflowClient.log_artifact`` /
+``download_artifacts``), started and warmed before the clock starts, and every server is
+warmed with one untimed upload per client connection. Workloads, each with 1 client and
+with 16 concurrent clients:
 
 * small: 500 files of 10 KiB, split evenly between the clients (files/s);
 * large up / down: 1 GiB in total, one file for 1 client, 16 files of 64 MiB for 16 clients
@@ -205,52 +208,91 @@ def _make_files(directory: Path, count: int, size: int) -> list[str]:
     return paths
 
 
-def measure(name: str, destination: str, workdir: Path, pools: dict[int, ProcessPoolExecutor], args: argparse.Namespace,
-            inputs: Path) -> Figures:
-    from mlflow import MlflowClient
+class Target:
+    """One ``mlflow server`` under test, kept running for the whole benchmark."""
 
-    server = Server(destination, workdir, args.workers)
-    figures = Figures(idle=server.idle_rss())
-    try:
-        client = MlflowClient(server.url)
-        experiment = client.create_experiment(f"bench-{name}")
+    def __init__(self, name: str, destination: str, workdir: Path, args: argparse.Namespace) -> None:
+        from mlflow import MlflowClient
+
+        self.name, self.destination, self.workdir = name, destination, workdir
+        self.server = Server(destination, workdir, args.workers)
+        self.figures = Figures(idle=self.server.idle_rss())
+        client = MlflowClient(self.server.url)
+        self.client = client
+        self.experiment = client.create_experiment(f"bench-{name}")
+
+    def warm(self, pools: dict[int, ProcessPoolExecutor], inputs: Path) -> None:
+        """One small upload per client connection, untimed: every server worker has loaded
+        its artifact repository (and opened its store) before the clock starts."""
+        sample = str(next((inputs / "small").iterdir()))
+        run_id = self.client.create_run(self.experiment).info.run_id
         for clients, pool in pools.items():
-            small_files = sorted(str(p) for p in (inputs / "small").iterdir())
-            large_files = sorted(str(p) for p in (inputs / f"large-{clients}").iterdir())
+            _parallel(pool, _log_files, [(self.server.url, run_id, [sample], f"warm/{clients}-{i}") for i in range(clients)])
+
+    def round(self, clients: int, pool: ProcessPoolExecutor, inputs: Path, r: int) -> None:
+        """One repeat of every workload with ``clients`` concurrent clients."""
+        figures, url = self.figures, self.server.url
+        small_files = sorted(str(p) for p in (inputs / "small").iterdir())
+        large_files = sorted(str(p) for p in (inputs / f"large-{clients}").iterdir())
+        run_id = self.client.create_run(self.experiment).info.run_id
+        shares = [small_files[i::clients] for i in range(clients)]
+        wall, _ = _parallel(pool, _log_files, [(url, run_id, share, f"small/c{i}") for i, share in enumerate(shares)])
+        figures.small.setdefault(clients, []).append(len(small_files) / wall)
+        total = sum(os.path.getsize(p) for p in large_files)
+        with self.server.peak_rss() as peak_up:
+            wall, _ = _parallel(pool, _log_files, [(url, run_id, [p], "large") for p in large_files])
+        figures.up.setdefault(clients, []).append(total / wall / 1e6)
+        dests = []
+        for i in range(clients):
+            d = self.workdir / f"down-{clients}-{r}-{i}"
+            d.mkdir()
+            dests.append(d)
+        with self.server.peak_rss() as peak_down:
+            pairs = zip(large_files, dests, strict=True)
+            wall, done = _parallel(pool, _download, [(url, run_id, f"large/{Path(p).name}", str(d)) for p, d in pairs])
+        figures.down.setdefault(clients, []).append(total / wall / 1e6)
+        figures.peak.setdefault(clients, []).append(max(peak_up[0], peak_down[0]))
+        if [size for _, size in done] != [os.path.getsize(p) for p in large_files]:
+            raise RuntimeError(f"{self.name}: a downloaded file has the wrong size")
+        for d in dests:
+            shutil.rmtree(d)
+        print(
+            f"  {self.name} clients={clients} repeat={r + 1}: small {figures.small[clients][-1]:.0f} files/s, "
+            f"up {figures.up[clients][-1]:.0f} MB/s, down {figures.down[clients][-1]:.0f} MB/s, "
+            f"peak {figures.peak[clients][-1] / 2**20:.0f} MiB",
+            file=sys.stderr,
+        )
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def measure_all(
+    targets: dict[str, str], root: Path, pools: dict[int, ProcessPoolExecutor], args: argparse.Namespace, inputs: Path
+) -> dict[str, Figures]:
+    """Start every target's server, then run each repeat on every target in turn.
+
+    Interleaving the targets within each repeat (rather than measuring one target after
+    another) keeps a shared machine's drift over minutes out of the ratios: every target
+    sees the same stretch of time in each repeat.
+    """
+    running: list[Target] = []
+    try:
+        for name, destination in targets.items():
+            workdir = root / name.replace(" ", "-").replace(",", "")
+            workdir.mkdir()
+            print(f"starting {name} ({destination})", file=sys.stderr)
+            running.append(Target(name, destination, workdir, args))
+        for target in running:
+            target.warm(pools, inputs)
+        for clients, pool in pools.items():
             for r in range(args.repeat):
-                run_id = client.create_run(experiment).info.run_id
-                shares = [small_files[i::clients] for i in range(clients)]
-                jobs = [(server.url, run_id, share, f"small/c{i}") for i, share in enumerate(shares)]
-                wall, _ = _parallel(pool, _log_files, jobs)
-                figures.small.setdefault(clients, []).append(len(small_files) / wall)
-                total = sum(os.path.getsize(p) for p in large_files)
-                with server.peak_rss() as peak_up:
-                    wall, _ = _parallel(pool, _log_files, [(server.url, run_id, [p], "large") for p in large_files])
-                figures.up.setdefault(clients, []).append(total / wall / 1e6)
-                dests = []
-                for i in range(clients):
-                    d = workdir / f"down-{clients}-{r}-{i}"
-                    d.mkdir()
-                    dests.append(d)
-                with server.peak_rss() as peak_down:
-                    pairs = zip(large_files, dests, strict=True)
-                    down_jobs = [(server.url, run_id, f"large/{Path(p).name}", str(d)) for p, d in pairs]
-                    wall, done = _parallel(pool, _download, down_jobs)
-                figures.down.setdefault(clients, []).append(total / wall / 1e6)
-                figures.peak.setdefault(clients, []).append(max(peak_up[0], peak_down[0]))
-                if [size for _, size in done] != [os.path.getsize(p) for p in large_files]:
-                    raise RuntimeError(f"{name}: a downloaded file has the wrong size")
-                for d in dests:
-                    shutil.rmtree(d)
-                print(
-                    f"  {name} clients={clients} repeat={r + 1}: small {figures.small[clients][-1]:.0f} files/s, "
-                    f"up {figures.up[clients][-1]:.0f} MB/s, down {figures.down[clients][-1]:.0f} MB/s, "
-                    f"peak {figures.peak[clients][-1] / 2**20:.0f} MiB",
-                    file=sys.stderr,
-                )
+                for target in running:
+                    target.round(clients, pool, inputs, r)
     finally:
-        server.stop()
-    return figures
+        for target in running:
+            target.stop()
+    return {t.name: t.figures for t in running}
 
 
 def _med(values: list[float]) -> float:
@@ -333,15 +375,7 @@ def main() -> None:
                 targets[label] = f"artifactstore://{store}"
             config.write_text("\n".join(lines))
             os.environ["ARTIFACTSTORE_CONFIG"] = str(config)  # inherited by the servers
-        results: dict[str, Figures] = {}
-        for name, destination in targets.items():
-            workdir = root / name.replace(" ", "-")
-            workdir.mkdir()
-            print(f"measuring {name} ({destination})", file=sys.stderr)
-            results[name] = measure(name, destination, workdir, pools, args, inputs)
-            shutil.rmtree(workdir, ignore_errors=True)
-            if destination.startswith("/"):
-                shutil.rmtree(destination, ignore_errors=True)
+        results = measure_all(targets, root, pools, args, inputs)
         output = (
             f"MLflow proxied artifacts, {args.small_files} x {args.small_kib} KiB and {args.large_mib} MiB, "
             f"median of {args.repeat}, {args.workers} server workers, {os.cpu_count()} CPUs\n\n"
