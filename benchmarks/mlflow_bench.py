@@ -10,8 +10,11 @@ tracking store). All of them run for the whole benchmark, and each repeat measur
 target in turn, so that drift on a shared machine hits them alike. Clients are separate
 processes using MLflow's public client (``MlflowClient.log_artifact`` /
 ``download_artifacts``), started and warmed before the clock starts, and every server is
-warmed with one untimed upload per client connection. Workloads, each with 1 client and
-with 16 concurrent clients:
+warmed with one untimed upload per client connection. Before each timed workload the page
+cache is written back (``sync``), so that no target pays for another's unwritten data: the
+git and xet stores make each commit durable with ``syncfs(2)``, which also writes back
+whatever else is dirty on the filesystem. Workloads, each with 1 client and with 16
+concurrent clients:
 
 * small: 500 files of 10 KiB, split evenly between the clients (files/s);
 * large up / down: 1 GiB in total, one file for 1 client, 16 files of 64 MiB for 16 clients
@@ -177,6 +180,9 @@ def _warm(_: int) -> int:
 
 
 def _parallel(pool: ProcessPoolExecutor, fn, args_list):  # type: ignore[no-untyped-def]
+    # Write back every dirty page first, untimed: a store that syncs (git's and xet's
+    # syncfs) would otherwise pay for the writes another target left in the page cache.
+    os.sync()
     start_at = time.time() + START_MARGIN
     futures: list[Future[Any]] = [pool.submit(fn, *args, start_at) for args in args_list]  # type: ignore[call-arg]
     ends = [f.result() for f in futures]
