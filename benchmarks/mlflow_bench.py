@@ -220,12 +220,11 @@ class Target:
     def __init__(self, name: str, destination: str, workdir: Path, args: argparse.Namespace) -> None:
         from mlflow import MlflowClient
 
-        self.name, self.destination, self.workdir = name, destination, workdir
+        self.name, self.workdir = name, workdir
         self.server = Server(destination, workdir, args.workers)
         self.figures = Figures(idle=self.server.idle_rss())
-        client = MlflowClient(self.server.url)
-        self.client = client
-        self.experiment = client.create_experiment(f"bench-{name}")
+        self.client = MlflowClient(self.server.url)
+        self.experiment = self.client.create_experiment(f"bench-{name}")
 
     def warm(self, pools: dict[int, ProcessPoolExecutor], inputs: Path) -> None:
         """One small upload per client connection, untimed: every server worker has loaded

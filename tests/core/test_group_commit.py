@@ -229,7 +229,7 @@ def test_a_leader_waiting_for_the_writer_lock_takes_the_requests_that_arrived_me
     assert all(isinstance(results[n], Commit) for n in "abc"), results
     assert swaps[0] == 1, "the requests that queued behind the leader took a swap of their own"
     log = list(store.log())
-    assert [c.message for c in log[:3]][::-1][0] == "put a"
+    assert log[2].message == "put a"  # the leader first, then the two it gathered
     assert {c.message for c in log[:3]} == {"put a", "put b", "put c"}
     assert all(len(c.parents) == 1 for c in log[:3])
     assert [store.read_bytes(n) for n in "abc"] == [b"a", b"b", b"c"]

@@ -37,4 +37,3 @@ def read_all(path: str) -> bytes:
     finally:
         os.close(fd)
     return b"".join(parts)
-
