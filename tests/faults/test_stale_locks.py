@@ -127,9 +127,9 @@ def test_xet_cas_lock_of_killed_uploader_does_not_block(
 def test_xet_spool_of_killed_uploader_blocks_nothing_and_gc_removes_it(
     targets: dict[str, ConformanceTarget], tmp_path: Path, fault_table: FaultTable
 ) -> None:
-    # Spooling (the default) reads the stream before the CAS lock is taken: killed there, the
-    # uploader leaves a spool file and no lock held.
-    uri, base, big = _kill_streaming_uploader(targets, tmp_path, seed=7)
+    # Spooling reads the stream before the CAS lock is taken: killed there, the uploader leaves
+    # a spool file and no lock held. (The default, "auto", streams a fast local file straight in.)
+    uri, base, big = _kill_streaming_uploader(targets, tmp_path, seed=7, spool_streams=True)
     store = open_store(uri, cas_lock_timeout=5)
     spools = list((Path(store.layout.commondir) / "xet").glob("spool-*"))  # type: ignore[attr-defined]
     assert len(spools) == 1

@@ -61,6 +61,23 @@ class CasLock:
         finally:
             self._leave(exclusive)
 
+    @contextlib.contextmanager
+    def hold_if_free(self) -> Iterator[bool]:
+        """Hold the CAS for one transfer if that needs no wait; yields whether it is held.
+
+        It is free when no other process holds it, or when this process already does (its
+        threads share the hold) and no exclusive hold is waiting or inside.
+        """
+        try:
+            self._enter(time.monotonic(), False)
+        except LockTimeout:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            self._leave(False)
+
     def _enter(self, deadline: float, exclusive: bool) -> None:
         with self._cond:
             while self._acquiring or self._exclusive or (exclusive and self._users > 0):

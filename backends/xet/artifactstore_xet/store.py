@@ -15,7 +15,7 @@ from artifactstore_git.store import GitStore
 
 from artifactstore.errors import InvalidInput, InvalidURI
 
-from .content import DEFAULT_LOCK_TIMEOUT, ProgressCallback, XetContentPort
+from .content import DEFAULT_LOCK_TIMEOUT, ProgressCallback, SpoolStreams, XetContentPort
 from .endpoint import XetEndpoint
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,10 @@ OPTIONS = {
     "lock_timeout": "seconds to wait for a git ref lock held by a live process (default 30)",
     "stale_lock_seconds": "age after which a ref lock whose owner cannot be checked is removed (default 120)",
     "cas_lock_timeout": "seconds to wait for another process's turn at the local Xet CAS (default 600)",
-    "spool_streams": "copy non-file streams to a temporary file before taking the CAS lock (default true)",
+    "spool_streams": (
+        "true: copy streams to a temporary file before taking the CAS lock; false: stream straight in; "
+        "auto (default): stream straight into a free CAS when the client sends fast, spool otherwise"
+    ),
     "endpoint": "remote Xet CAS URL (default: the CAS embedded in the store); also $ARTIFACTSTORE_XET_ENDPOINT",
     "token": "access token for a remote CAS; also $ARTIFACTSTORE_XET_TOKEN",
     "token_expiry": "expiry of 'token' in Unix seconds; also $ARTIFACTSTORE_XET_TOKEN_EXPIRY",
@@ -79,7 +82,7 @@ class XetStore(GitStore):
         lock_timeout: float = 30.0,
         stale_lock_seconds: float = 120.0,
         cas_lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-        spool_streams: bool = True,
+        spool_streams: SpoolStreams = "auto",
         endpoint: XetEndpoint | None = None,
         progress: ProgressCallback | None = None,
     ) -> None:
@@ -162,7 +165,10 @@ def _parse_options(location: str, options: Mapping[str, Any]) -> dict[str, Any]:
                 kwargs[key] = int(value)
                 if kwargs[key] < 0:
                     raise ValueError("negative")
-            elif key in ("fsync", "spool_streams"):
+            elif key == "spool_streams":
+                auto = isinstance(value, str) and value.strip().lower() == "auto"
+                kwargs[key] = "auto" if auto else _as_bool(value)
+            elif key == "fsync":
                 kwargs[key] = _as_bool(value)
             else:
                 kwargs[key] = float(value)
