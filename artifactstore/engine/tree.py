@@ -83,9 +83,19 @@ def make_tree(entries: Mapping[bytes, tuple[int, bytes]]) -> Tree:
     body = b"".join([b"%04o %s\0%s" % (mode, name, unhex(sha)) for name, (mode, sha) in sorted(entries.items(), key=_git_order)])
     digest = hashlib.sha1(b"tree %d\0" % len(body))
     digest.update(body)
-    tree = Tree.from_raw_string(Tree.type_num, body, sha=ObjectID(digest.hexdigest().encode("ascii")))
-    assert isinstance(tree, Tree)
+    tree = _BuiltTree()
+    tree.set_raw_string(body, ObjectID(digest.hexdigest().encode("ascii")))
+    tree._entries = dict(entries)  # type: ignore[arg-type]  # ObjectID is bytes at run time
     return tree
+
+
+class _BuiltTree(Tree):
+    """A tree :func:`make_tree` wrote: its entries are known, so its bytes are not parsed back."""
+
+    __slots__ = ()
+
+    def _deserialize(self, chunks: list[bytes]) -> None:
+        pass  # make_tree sets the entries
 
 
 def _by_bucket(mods: Mods, depth: int) -> dict[bytes, dict[bytes, TreeItem | None]]:

@@ -146,7 +146,8 @@ class GitRefPort(RefPort):
         if self._guard is not None:
             self._guard(name)
         path = self._path(name)
-        if new is not None:
+        if new is not None and old is None:
+            # Only a new ref can clash: one that exists (else the swap fails) already has its name.
             self._check_no_ref_conflict(name)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
