@@ -101,8 +101,8 @@ class XetContentPort(ContentPort):
         1.02x). ``"auto"`` (default) reads the first :data:`UPLOAD_CHUNK`: a stream that ends
         there is uploaded from memory; one whose first chunk came at :data:`FAST_PRODUCER` or
         faster is streamed straight in when no other process holds the CAS; any other is
-        spooled. ``False`` always streams straight in. A remote CAS has no lock, so streams
-        always go straight to it. ``fsync``
+        spooled; a remote CAS has no lock, so there it streams straight in. ``False`` always
+        streams straight in. ``fsync``
         flushes a local CAS after each upload (hf-xet itself does not). ``progress``
         is called with hf-xet's transfer progress (see :data:`ProgressCallback`).
         """
@@ -149,10 +149,10 @@ class XetContentPort(ContentPort):
     def write(self, stream: BinaryIO, *, size_hint: int | None = None, local_path: str | None = None) -> ContentInfo:
         if local_path is not None:
             return self._upload(local_path=local_path)
-        if self.spool_streams is False or self._lock is None:
-            return self._upload(chunks=_chunks(stream))
         if self.spool_streams is True:
             return self._spool_and_upload(stream)
+        if self.spool_streams is False or self._lock is None:
+            return self._upload(chunks=_chunks(stream))
         started = time.perf_counter()
         head = _read_up_to(stream, UPLOAD_CHUNK)
         elapsed = time.perf_counter() - started
