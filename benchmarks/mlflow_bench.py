@@ -21,7 +21,9 @@ concurrent clients:
   (MB/s, 1 MB = 10^6 bytes), with the peak RSS summed over the server's process tree,
   sampled every 50 ms, and its idle RSS for reference.
 
-Every figure is the median of ``--repeat`` runs; ratios are artifactstore / built-in.
+Every repeat uploads random files made for it, so no store can deduplicate them against an
+earlier repeat's. Every figure is the median of ``--repeat`` runs; ratios are artifactstore /
+built-in.
 """
 
 from __future__ import annotations
@@ -238,7 +240,7 @@ class Target:
         """One repeat of every workload with ``clients`` concurrent clients."""
         figures, url = self.figures, self.server.url
         small_files = sorted(str(p) for p in (inputs / "small").iterdir())
-        large_files = sorted(str(p) for p in (inputs / f"large-{clients}").iterdir())
+        large_files = sorted(str(p) for p in (inputs / "large").iterdir())
         run_id = self.client.create_run(self.experiment).info.run_id
         shares = [small_files[i::clients] for i in range(clients)]
         wall, _ = _parallel(pool, _log_files, [(url, run_id, share, f"small/c{i}") for i, share in enumerate(shares)])
@@ -272,6 +274,13 @@ class Target:
         self.server.stop()
 
 
+def _make_inputs(directory: Path, args: argparse.Namespace, clients: int) -> Path:
+    """Fresh random files for one repeat: ``small/`` and ``large/`` (``clients`` files of the large total)."""
+    _make_files(directory / "small", args.small_files, args.small_kib * 1024)
+    _make_files(directory / "large", clients, args.large_mib * 1024 * 1024 // clients)
+    return directory
+
+
 def measure_all(
     targets: dict[str, str], root: Path, pools: dict[int, ProcessPoolExecutor], args: argparse.Namespace, inputs: Path
 ) -> dict[str, Figures]:
@@ -279,7 +288,9 @@ def measure_all(
 
     Interleaving the targets within each repeat (rather than measuring one target after
     another) keeps a shared machine's drift over minutes out of the ratios: every target
-    sees the same stretch of time in each repeat.
+    sees the same stretch of time in each repeat. Each repeat uploads files it has just
+    made: uploading the same bytes again would measure the stores' deduplication (an
+    exact repeat costs git and xet a hash and no write), not an upload.
     """
     running: list[Target] = []
     try:
@@ -292,8 +303,10 @@ def measure_all(
             target.warm(pools, inputs)
         for clients, pool in pools.items():
             for r in range(args.repeat):
+                fresh = _make_inputs(root / f"inputs-{clients}-{r}", args, clients)
                 for target in running:
-                    target.round(clients, pool, inputs, r)
+                    target.round(clients, pool, fresh, r)
+                shutil.rmtree(fresh)
     finally:
         for target in running:
             target.stop()
@@ -352,9 +365,7 @@ def main() -> None:
     pools = {n: ProcessPoolExecutor(max_workers=n, mp_context=ctx) for n in clients}
     try:
         inputs = root / "inputs"
-        _make_files(inputs / "small", args.small_files, args.small_kib * 1024)
-        for n in clients:
-            _make_files(inputs / f"large-{n}", n, args.large_mib * 1024 * 1024 // n)
+        _make_files(inputs / "small", 1, args.small_kib * 1024)  # the warm-up uploads
         for n, pool in pools.items():
             list(pool.map(_warm, range(n)))
 

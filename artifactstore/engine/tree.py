@@ -76,8 +76,8 @@ def make_tree(entries: Mapping[bytes, tuple[int, bytes]]) -> Tree:
 
     A ``Tree`` built with ``add`` serializes itself again for its id, its length and its
     bytes, sorting its entries each time; this writes git's canonical form directly (entries
-    in git's order, a directory sorting as if its name ended in ``/``) and lets dulwich's C
-    parser index it.
+    in git's order, a directory sorting as if its name ended in ``/``) and gives the tree a
+    copy of ``entries`` instead of having dulwich parse the bytes back.
     """
     unhex = binascii.unhexlify
     body = b"".join([b"%04o %s\0%s" % (mode, name, unhex(sha)) for name, (mode, sha) in sorted(entries.items(), key=_git_order)])
