@@ -95,16 +95,14 @@ class XetContentPort(ContentPort):
 
         ``spool_streams`` decides how a stream that is not a local file reaches a local CAS.
         ``True`` copies it to a temporary file before taking the CAS lock, so a slow producer
-        (an MLflow client on a slow link) never keeps other processes' transfers waiting;
-        measured with 16 MLflow clients and 4 server workers: 1 GiB up 0.90x -> 1.07x MLflow's
-        own store, peak RSS 2.8 -> 2.3 GiB, at the cost of one local copy (1 client: 1.23x ->
-        1.02x). ``"auto"`` (default) reads the first :data:`UPLOAD_CHUNK`: a stream that ends
-        there is uploaded from memory; one whose first chunk came at :data:`FAST_PRODUCER` or
-        faster is streamed straight in when no other process holds the CAS; any other is
-        spooled; a remote CAS has no lock, so there it streams straight in. ``False`` always
-        streams straight in. ``fsync``
-        flushes a local CAS after each upload (hf-xet itself does not). ``progress``
-        is called with hf-xet's transfer progress (see :data:`ProgressCallback`).
+        (an MLflow client on a slow link) never keeps other processes' transfers waiting, at
+        the cost of one local copy. ``"auto"`` (default) reads the first :data:`UPLOAD_CHUNK`:
+        a stream that ends there is uploaded from memory; one whose first chunk came at
+        :data:`FAST_PRODUCER` or faster is streamed straight in when no other process holds
+        the CAS; any other is spooled; a remote CAS has no lock, so there it streams straight
+        in. ``False`` always streams straight in. ``fsync`` flushes a local CAS after each
+        upload (hf-xet itself does not). ``progress`` is called with hf-xet's transfer
+        progress (see :data:`ProgressCallback`).
         """
         self.directory = directory
         self.embedded_dir = directory / "cas"
