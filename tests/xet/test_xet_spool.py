@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from artifactstore_xet import XetStore, content
+from artifactstore_xet import XetStore, content, session
 from artifactstore_xet.cas_lock import cas_lock
 
 import artifactstore
@@ -155,3 +155,88 @@ def test_hold_if_free_is_refused_while_another_process_holds_the_cas(tmp_path: P
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+@pytest.fixture
+def one_upload_slot(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(session.ENV_MAX_UPLOADS, "1")
+    monkeypatch.setattr(session, "_slots", None)  # made afresh from the environment
+
+
+@pytest.mark.usefixtures("one_upload_slot")
+def test_upload_slots_limit_concurrent_uploads_of_a_process() -> None:
+    inside = threading.Event()
+    release = threading.Event()
+
+    def first() -> None:
+        with session.upload_slot():
+            inside.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=first)
+    holder.start()
+    assert inside.wait(30)
+    entered = threading.Event()
+
+    def second() -> None:
+        with session.upload_slot():
+            entered.set()
+
+    waiter = threading.Thread(target=second)
+    waiter.start()
+    assert not entered.wait(0.5)  # the only slot is taken
+    release.set()
+    assert entered.wait(30)
+    holder.join(30)
+    waiter.join(30)
+
+
+@pytest.mark.usefixtures("one_upload_slot")
+def test_concurrent_streams_with_one_slot_all_arrive_one_at_a_time(
+    auto_store: XetStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Streams that go straight in hold the CAS while they wait for the slot, and the slot's
+    # holder then joins that hold: no thread may wait on another in a cycle.
+    datas = [os.urandom(content.UPLOAD_CHUNK + MIB) for _ in range(3)]
+    errors: list[BaseException] = []
+    active, most = [0], [0]
+    guard = threading.Lock()
+    feed = content._upload_stream
+
+    def counting(*args: object, **kwargs: object) -> object:
+        with guard:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        try:
+            return feed(*args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            with guard:
+                active[0] -= 1
+
+    monkeypatch.setattr(content, "_upload_stream", counting)
+
+    def upload(i: int) -> None:
+        try:
+            auto_store.put_file(f"c{i}.bin", _stream(datas[i]))  # type: ignore[arg-type]
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=upload, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == [] and not any(t.is_alive() for t in threads)
+    assert most == [1]  # one hf-xet upload at a time
+    assert [auto_store.read_bytes(f"c{i}.bin") for i in range(3)] == datas
+
+
+def test_a_bad_upload_limit_is_refused_with_the_variable_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(session.ENV_MAX_UPLOADS, raising=False)
+    assert session.max_uploads() == session.DEFAULT_MAX_UPLOADS
+    monkeypatch.setenv(session.ENV_MAX_UPLOADS, "3")
+    assert session.max_uploads() == 3
+    for bad in ("0", "-2", "many"):
+        monkeypatch.setenv(session.ENV_MAX_UPLOADS, bad)
+        with pytest.raises(InvalidInput, match=f"ARTIFACTSTORE_XET_MAX_UPLOADS={bad!r}"):
+            session.max_uploads()

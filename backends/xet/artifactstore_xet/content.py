@@ -47,7 +47,7 @@ from .cas_lock import CasLock, cas_lock
 from .endpoint import XetEndpoint
 from .index import ContentIndex, IndexEntry
 from .reader import MAX_WINDOW, MIN_WINDOW, PREFETCH, XetRangeReader
-from .session import get_session, open_retrying
+from .session import get_session, open_retrying, upload_slot
 from .write_errors import DISK_FULL, os_errno, translated, write_failure
 
 log = logging.getLogger(__name__)
@@ -195,7 +195,7 @@ class XetContentPort(ContentPort):
         def failure(exc: BaseException) -> OSError:
             return write_failure(exc, what=what, where=where)
 
-        with contextlib.nullcontext() if held else self._hold():
+        with upload_slot(), contextlib.nullcontext() if held else self._hold():
             started = time.time()
             upload = self._open(lambda: session.new_upload_commit(**kwargs), what="upload", failure=failure)
             try:
