@@ -228,10 +228,9 @@ class Target:
         self.client = MlflowClient(self.server.url)
         self.experiment = self.client.create_experiment(f"bench-{name}")
 
-    def warm(self, pools: dict[int, ProcessPoolExecutor], inputs: Path) -> None:
+    def warm(self, pools: dict[int, ProcessPoolExecutor], sample: str) -> None:
         """One small upload per client connection, untimed: every server worker has loaded
         its artifact repository (and opened its store) before the clock starts."""
-        sample = str(next((inputs / "small").iterdir()))
         run_id = self.client.create_run(self.experiment).info.run_id
         for clients, pool in pools.items():
             _parallel(pool, _log_files, [(self.server.url, run_id, [sample], f"warm/{clients}-{i}") for i in range(clients)])
@@ -274,15 +273,14 @@ class Target:
         self.server.stop()
 
 
-def _make_inputs(directory: Path, args: argparse.Namespace, clients: int) -> Path:
+def _make_inputs(directory: Path, args: argparse.Namespace, clients: int) -> None:
     """Fresh random files for one repeat: ``small/`` and ``large/`` (``clients`` files of the large total)."""
     _make_files(directory / "small", args.small_files, args.small_kib * 1024)
     _make_files(directory / "large", clients, args.large_mib * 1024 * 1024 // clients)
-    return directory
 
 
 def measure_all(
-    targets: dict[str, str], root: Path, pools: dict[int, ProcessPoolExecutor], args: argparse.Namespace, inputs: Path
+    targets: dict[str, str], root: Path, pools: dict[int, ProcessPoolExecutor], args: argparse.Namespace, sample: str
 ) -> dict[str, Figures]:
     """Start every target's server, then run each repeat on every target in turn.
 
@@ -300,10 +298,11 @@ def measure_all(
             print(f"starting {name} ({destination})", file=sys.stderr)
             running.append(Target(name, destination, workdir, args))
         for target in running:
-            target.warm(pools, inputs)
+            target.warm(pools, sample)
         for clients, pool in pools.items():
             for r in range(args.repeat):
-                fresh = _make_inputs(root / f"inputs-{clients}-{r}", args, clients)
+                fresh = root / f"inputs-{clients}-{r}"
+                _make_inputs(fresh, args, clients)
                 for target in running:
                     target.round(clients, pool, fresh, r)
                 shutil.rmtree(fresh)
@@ -364,8 +363,7 @@ def main() -> None:
     ctx = mp.get_context("spawn")
     pools = {n: ProcessPoolExecutor(max_workers=n, mp_context=ctx) for n in clients}
     try:
-        inputs = root / "inputs"
-        _make_files(inputs / "small", 1, args.small_kib * 1024)  # the warm-up uploads
+        [sample] = _make_files(root / "warm", 1, args.small_kib * 1024)  # what the warm-up uploads
         for n, pool in pools.items():
             list(pool.map(_warm, range(n)))
 
@@ -391,7 +389,7 @@ def main() -> None:
                 targets[label] = f"artifactstore://{store}"
             config.write_text("\n".join(lines))
             os.environ["ARTIFACTSTORE_CONFIG"] = str(config)  # inherited by the servers
-        results = measure_all(targets, root, pools, args, inputs)
+        results = measure_all(targets, root, pools, args, sample)
         output = (
             f"MLflow proxied artifacts, {args.small_files} x {args.small_kib} KiB and {args.large_mib} MiB, "
             f"median of {args.repeat}, {args.workers} server workers, {os.cpu_count()} CPUs\n\n"

@@ -40,6 +40,7 @@ from artifactstore_git.locks import filesystem_barrier, fsync_dir
 
 from artifactstore.engine import ContentInfo, ContentPort
 from artifactstore.engine.maintenance import remove_files_older_than
+from artifactstore.engine.streams import read_at_most
 from artifactstore.errors import IntegrityError, InvalidInput
 
 from .cas_database import discard_empty, find_database, holds_content, is_open_failure
@@ -152,7 +153,7 @@ class XetContentPort(ContentPort):
         if self.spool_streams is False or self._lock is None:
             return self._upload(chunks=_chunks(stream))
         started = time.perf_counter()
-        head = _read_up_to(stream, UPLOAD_CHUNK)
+        head = read_at_most(stream, UPLOAD_CHUNK)
         elapsed = time.perf_counter() - started
         if len(head) < UPLOAD_CHUNK:
             return self._upload(chunks=[head])  # all in memory: the lock never waits on a producer
@@ -422,19 +423,6 @@ class XetContentPort(ContentPort):
 
         with self._hold(exclusive=True):
             recover(self.embedded_dir)
-
-
-def _read_up_to(stream: BinaryIO, size: int) -> bytes:
-    """The next ``size`` bytes of ``stream``, fewer only at its end (a raw stream may return less)."""
-    parts: list[bytes] = []
-    wanted = size
-    while wanted:
-        part = stream.read(wanted)
-        if not part:
-            break
-        parts.append(part)
-        wanted -= len(part)
-    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _chunks(stream: BinaryIO, head: bytes = b"") -> Iterator[bytes]:
