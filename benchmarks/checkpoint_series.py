@@ -41,6 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -191,12 +192,25 @@ def run_store(backend: str, w: Workload, tmp: Path) -> Result:
     return r
 
 
+def _baseline_session(cas: Path) -> Any:
+    """An hf-xet session that compresses xorbs as the xet backend does on a local CAS."""
+    import hf_xet
+    from artifactstore_xet.content import default_compression
+    from artifactstore_xet.endpoint import XetEndpoint
+
+    settings: dict[str, object] = {"telemetry.enabled": False}
+    policy = default_compression(XetEndpoint.local(cas))
+    if policy is not None:
+        settings["xorb.compression_policy"] = policy
+    return hf_xet.XetSession(config=hf_xet.XetConfig().with_config(settings))
+
+
 def run_hf_xet(w: Workload, tmp: Path) -> Result:
     """The same uploads and read through hf-xet's own API on a fresh local CAS."""
     import hf_xet
 
     cas = tmp / "hf-xet-cas"
-    session = hf_xet.XetSession(config=hf_xet.XetConfig().with_config({"telemetry.enabled": False}))
+    session = _baseline_session(cas)
     endpoint = f"local://{cas}"
     r = Result()
 
@@ -255,7 +269,7 @@ def run_paired(w: Workload, tmp: Path) -> dict[str, float]:
     """
     import hf_xet
 
-    session = hf_xet.XetSession(config=hf_xet.XetConfig().with_config({"telemetry.enabled": False}))
+    session = _baseline_session(tmp / "paired-hf-xet-cas")
     endpoint = f"local://{tmp}/paired-hf-xet-cas"
     store = artifactstore.open(f"artifactstore+xet://{tmp}/paired-store", create=True)
     base = dict.fromkeys(PAIRED_PARTS, 0.0)

@@ -56,13 +56,16 @@ def recover(cas: Path) -> None:
         shutil.rmtree(building)
 
 
-def rebuild_cas(cas: Path, keep: Sequence[IndexEntry]) -> None:
-    """Replace the CAS at ``cas`` by one that holds exactly the files in ``keep``."""
+def rebuild_cas(cas: Path, keep: Sequence[IndexEntry], *, compression: str | None = None) -> None:
+    """Replace the CAS at ``cas`` by one that holds exactly the files in ``keep``.
+
+    The new CAS's xorbs are written with the ``compression`` policy (see :func:`get_session`).
+    """
     import hf_xet
 
     recover(cas)
     building, old = _siblings(cas)
-    session = get_session()
+    session = get_session(compression)
     source = XetEndpoint.local(cas).connect_kwargs()
     target = XetEndpoint.local(building).connect_kwargs()
     before = _size(cas)

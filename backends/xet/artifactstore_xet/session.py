@@ -36,22 +36,33 @@ REOPEN_SECONDS = 10.0
 DEFAULT_MAX_UPLOADS = 4
 ENV_MAX_UPLOADS = "ARTIFACTSTORE_XET_MAX_UPLOADS"
 
-_session: hf_xet.XetSession | None = None
-_session_pid = -1
+#: Sessions of this process by xorb compression policy (``None``: hf-xet's own default).
+_sessions: dict[str | None, hf_xet.XetSession] = {}
+_sessions_pid = -1
 _guard = threading.Lock()
 
 
-def get_session() -> hf_xet.XetSession:
-    """This process's hf-xet session (telemetry off: stores are often offline)."""
-    global _session, _session_pid
+def get_session(compression: str | None = None) -> hf_xet.XetSession:
+    """This process's hf-xet session for ``compression`` (telemetry off: stores are often offline).
+
+    ``compression`` is hf-xet's ``xorb.compression_policy`` ("none", "auto", "lz4",
+    "bg4-lz4"); ``None`` leaves hf-xet's default, which ``$HF_XET_XORB_COMPRESSION_POLICY``
+    sets. The policy is fixed when a session is made, so each one has its own session.
+    """
+    global _sessions_pid
     with _guard:
-        if _session is None or _session_pid != os.getpid():
+        if _sessions_pid != os.getpid():
+            _sessions.clear()  # a forked child: the parent's tokio runtimes are not ours
+            _sessions_pid = os.getpid()
+        session = _sessions.get(compression)
+        if session is None:
             import hf_xet
 
-            config = hf_xet.XetConfig().with_config({"telemetry.enabled": False})
-            _session = hf_xet.XetSession(config=config)
-            _session_pid = os.getpid()
-        return _session
+            settings: dict[str, object] = {"telemetry.enabled": False}
+            if compression is not None:
+                settings["xorb.compression_policy"] = compression
+            session = _sessions[compression] = hf_xet.XetSession(config=hf_xet.XetConfig().with_config(settings))
+        return session
 
 
 _slots: threading.BoundedSemaphore | None = None

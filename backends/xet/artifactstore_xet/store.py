@@ -15,7 +15,7 @@ from artifactstore_git.store import GitStore
 
 from artifactstore.errors import InvalidInput, InvalidURI
 
-from .content import DEFAULT_LOCK_TIMEOUT, ProgressCallback, SpoolStreams, XetContentPort
+from .content import COMPRESSION_POLICIES, DEFAULT_LOCK_TIMEOUT, ProgressCallback, SpoolStreams, XetContentPort
 from .endpoint import XetEndpoint
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,10 @@ OPTIONS = {
     "spool_streams": (
         "true: copy streams to a temporary file before taking the CAS lock; false: stream straight in; "
         "auto (default): stream straight into a free CAS when the client sends fast, spool otherwise"
+    ),
+    "compression": (
+        "how hf-xet compresses new xorbs: none, auto, lz4 or bg4-lz4 (default: none for a local CAS, "
+        "hf-xet's default, auto, for a remote one)"
     ),
     "endpoint": "remote Xet CAS URL (default: the CAS embedded in the store); also $ARTIFACTSTORE_XET_ENDPOINT",
     "token": "access token for a remote CAS; also $ARTIFACTSTORE_XET_TOKEN",
@@ -58,6 +62,9 @@ class XetStore(GitStore):
     * The embedded CAS (``<store>/xet/cas``, hf-xet's ``local://`` store) admits one process
       at a time; transfers take turns through a lock file, held per transfer (and per read
       window), so several processes (MLflow's workers) can share one store.
+    * New xorbs in a local CAS are not compressed (``compression="none"``): on float weights
+      hf-xet's ``auto`` saves 4-12% (float32) or 13% (bfloat16) of the bytes for 55% to 2x
+      more upload CPU. A remote CAS keeps hf-xet's default; the ``compression`` option sets it.
     * A remote CAS is chosen by the ``endpoint`` / ``token`` options or environment
       variables (see :mod:`artifactstore_xet.endpoint`), never by the URI.
     * ``gc`` rebuilds the embedded CAS from the files still referenced (a chunk CAS cannot
@@ -83,9 +90,15 @@ class XetStore(GitStore):
         stale_lock_seconds: float = 120.0,
         cas_lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         spool_streams: SpoolStreams = "auto",
+        compression: str | None = None,
         endpoint: XetEndpoint | None = None,
         progress: ProgressCallback | None = None,
     ) -> None:
+        if compression is not None and compression not in COMPRESSION_POLICIES:  # before anything is created
+            raise InvalidInput(
+                f"compression {compression!r} for xet store {os.fspath(path)!r} is not one of {', '.join(COMPRESSION_POLICIES)}"
+            )
+
         def content(layout: RepoLayout) -> XetContentPort:
             xet_dir = layout.commondir / XET_DIR
             xet_dir.mkdir(exist_ok=True)
@@ -94,6 +107,7 @@ class XetStore(GitStore):
                 endpoint,
                 lock_timeout=cas_lock_timeout,
                 spool_streams=spool_streams,
+                compression=compression,
                 fsync=fsync,
                 progress=progress,
             )
@@ -170,6 +184,10 @@ def _parse_options(location: str, options: Mapping[str, Any]) -> dict[str, Any]:
                 kwargs[key] = "auto" if auto else _as_bool(value)
             elif key == "fsync":
                 kwargs[key] = _as_bool(value)
+            elif key == "compression":
+                if not isinstance(value, str) or value.strip().lower() not in COMPRESSION_POLICIES:
+                    raise ValueError(value)
+                kwargs[key] = value.strip().lower()
             else:
                 kwargs[key] = float(value)
                 if kwargs[key] <= 0:
