@@ -171,6 +171,15 @@ def test_missing_store_and_bucket_are_clear_errors(s3_server: object) -> None:
         artifactstore.open(f"artifactstore+s3://{BUCKET}/x", endpoint="http://x")
 
 
+def test_a_boolean_option_with_a_typo_is_refused_not_read_as_false(s3_uri: str) -> None:
+    for name, bad in (("cache", "flase"), ("allow_unconditional_writes", "maybe"), ("cache", 0)):
+        with pytest.raises(InvalidInput, match=f"option {name}={bad!r} for s3 store"):
+            artifactstore.open(s3_uri, **{name: bad})
+    store = artifactstore.open(s3_uri, cache="false", allow_unconditional_writes="no")
+    store.put_bytes("a.txt", b"a")
+    assert store.read_bytes("a.txt") == b"a"
+
+
 def test_mlflow_style_paths_resolve_to_the_store(s3_store: S3Store) -> None:
     s3_store.put_bytes("1/run/artifacts/m.txt", b"m")
     uri = s3_store.uri

@@ -84,3 +84,21 @@ def test_the_option_is_case_insensitive_and_a_bad_policy_is_refused_before_anyth
         XetStore(tmp_path / "direct", create=True, compression="gzip")
     assert not (tmp_path / "bad").exists()
     assert not (tmp_path / "direct").exists()
+
+
+def test_loose_git_objects_are_compressed_at_the_level_asked(tmp_path: Path) -> None:
+    text = _compressible(64 * 1024, seed=4)  # inline: a git blob, not CAS content
+    sizes = {}
+    for level in (0, 6):
+        store = artifactstore.open(f"artifactstore+xet://{tmp_path}/{level}", create=True, loose_compression=str(level))
+        commit = store.put_file("notes.txt", text)
+        assert store.read_bytes("notes.txt") == text
+        blob = next(p for p in (tmp_path / str(level) / "objects").rglob("*") if p.is_file() and p.stat().st_size > 16 * 1024)
+        sizes[level] = blob.stat().st_size
+        assert commit.id
+        store.close()
+    assert sizes[0] > len(text) and sizes[6] < 0.7 * len(text), sizes
+    for bad in (10, -1, "high", True):
+        with pytest.raises(InvalidInput, match="loose_compression="):
+            artifactstore.open(f"artifactstore+xet://{tmp_path}/bad", create=True, loose_compression=bad)
+    assert not (tmp_path / "bad").exists()

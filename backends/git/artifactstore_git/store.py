@@ -10,6 +10,7 @@ from typing import Any
 
 from artifactstore.engine import ContentPort, EngineStore
 from artifactstore.errors import InvalidInput, InvalidURI, NotFound
+from artifactstore.options import as_bool, as_int
 from artifactstore.validation import validate_ref_name
 
 from .lfs import LfsContentPort
@@ -186,13 +187,13 @@ def _parse_options(location: str, options: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in options.items():
         try:
             if key == "inline_threshold":
-                kwargs[key] = _as_int(value)
+                kwargs[key] = as_int(value)
                 if kwargs[key] < 0:
                     raise ValueError("negative")
             elif key == "fsync":
-                kwargs[key] = _as_bool(value)
+                kwargs[key] = as_bool(value)
             elif key == "loose_compression":
-                kwargs[key] = _as_int(value)
+                kwargs[key] = as_int(value)
                 if not 0 <= kwargs[key] <= 9:
                     raise ValueError("not a zlib level")
             else:
@@ -202,24 +203,6 @@ def _parse_options(location: str, options: Mapping[str, Any]) -> dict[str, Any]:
         except (TypeError, ValueError):
             raise InvalidInput(f"option {key}={value!r} for git store {location!r} is invalid: {OPTIONS[key]}") from None
     return kwargs
-
-
-def _as_int(value: Any) -> int:
-    if isinstance(value, bool):
-        raise TypeError("bool")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        return int(value.strip())
-    raise TypeError(type(value).__name__)
-
-
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    raise ValueError(value)
 
 
 __all__ = ["DEFAULT_INLINE_THRESHOLD", "GitStore"]

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from artifactstore.errors import ArtifactStoreError, InvalidInput, WriteRefused
+from artifactstore.options import as_bool
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class S3Connection:
         self.prefix = prefix.strip("/")
         self.root = f"{self.prefix}/{STORE_DIR}/" if self.prefix else f"{STORE_DIR}/"
         self.retry_seconds = float(options.get("retry_seconds", 60.0))
-        self.allow_unconditional_writes = _as_bool(options.get("allow_unconditional_writes", False))
+        self.allow_unconditional_writes = as_bool(options.get("allow_unconditional_writes", False))
         self._client_options = {k: options.get(k) for k in ("endpoint_url", "region", "profile")}
         self._pool = int(options.get("max_pool_connections", 32))
         self._client: Any = None
@@ -254,12 +255,6 @@ class S3Connection:
             return False
 
         return self.retrying(attempt, what="conditional-write probe")
-
-
-def _as_bool(value: object) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
 
 
 def _brief(exc: BaseException) -> str:

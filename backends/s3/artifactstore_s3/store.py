@@ -12,6 +12,7 @@ from typing import Any
 
 from artifactstore.engine import EngineStore
 from artifactstore.errors import InvalidInput, InvalidURI, NotFound
+from artifactstore.options import as_bool
 from artifactstore.validation import validate_ref_name
 from artifactstore.values import Commit, FsckReport, GCReport, Operation
 
@@ -95,7 +96,7 @@ class S3Store(EngineStore):
         self._explicit_branch = branch
         config = self._open_config(create)
         cache = None
-        if _as_bool(options.get("cache", True)):
+        if as_bool(options.get("cache", True)):
             cache = ObjectCache(options.get("cache_dir"))
         part_size = int(options.get("part_size", MIN_PART))
         if part_size < 5 * 1024 * 1024:
@@ -314,12 +315,14 @@ def _check_options(location: str, options: Mapping[str, Any]) -> None:
                 raise InvalidInput(
                     f"option {name}={options[name]!r} for s3 store {location!r} is invalid: {OPTIONS[name]}"
                 ) from None
-
-
-def _as_bool(value: object) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
+    for name in ("cache", "allow_unconditional_writes"):
+        if name in options:
+            try:
+                as_bool(options[name])
+            except ValueError:
+                raise InvalidInput(
+                    f"option {name}={options[name]!r} for s3 store {location!r} is invalid: {OPTIONS[name]}"
+                ) from None
 
 
 __all__ = ["DEFAULT_INLINE_THRESHOLD", "OPTIONS", "S3Store"]

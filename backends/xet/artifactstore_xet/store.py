@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from artifactstore_git.objects import LOOSE_COMPRESSION
 from artifactstore_git.repo import (
     RepoLayout,
     split_repository_path,
@@ -14,6 +15,7 @@ from artifactstore_git.repo import (
 from artifactstore_git.store import GitStore
 
 from artifactstore.errors import InvalidInput, InvalidURI
+from artifactstore.options import as_bool, as_int
 
 from .content import COMPRESSION_POLICIES, DEFAULT_LOCK_TIMEOUT, ProgressCallback, SpoolStreams, XetContentPort
 from .endpoint import XetEndpoint
@@ -35,6 +37,7 @@ OPTIONS = {
         "true: copy streams to a temporary file before taking the CAS lock; false: stream straight in; "
         "auto (default): stream straight into a free CAS when the client sends fast, spool otherwise"
     ),
+    "loose_compression": "zlib level 0-9 of new loose git objects (default 0: stored; git gc compresses them)",
     "compression": (
         "how hf-xet compresses new xorbs: none, auto, lz4 or bg4-lz4 (default: none for a local CAS, "
         "hf-xet's default, auto, for a remote one)"
@@ -91,6 +94,7 @@ class XetStore(GitStore):
         cas_lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         spool_streams: SpoolStreams = "auto",
         compression: str | None = None,
+        loose_compression: int = LOOSE_COMPRESSION,
         endpoint: XetEndpoint | None = None,
         progress: ProgressCallback | None = None,
     ) -> None:
@@ -120,6 +124,7 @@ class XetStore(GitStore):
             fsync=fsync,
             lock_timeout=lock_timeout,
             stale_lock_seconds=stale_lock_seconds,
+            loose_compression=loose_compression,
             content=content,
         )
         assert isinstance(self.content, XetContentPort)
@@ -174,16 +179,18 @@ def _parse_options(location: str, options: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in options.items():
         try:
             if key == "inline_threshold":
-                if isinstance(value, bool):
-                    raise TypeError("bool")
-                kwargs[key] = int(value)
+                kwargs[key] = as_int(value)
                 if kwargs[key] < 0:
                     raise ValueError("negative")
+            elif key == "loose_compression":
+                kwargs[key] = as_int(value)
+                if not 0 <= kwargs[key] <= 9:
+                    raise ValueError("not a zlib level")
             elif key == "spool_streams":
                 auto = isinstance(value, str) and value.strip().lower() == "auto"
-                kwargs[key] = "auto" if auto else _as_bool(value)
+                kwargs[key] = "auto" if auto else as_bool(value)
             elif key == "fsync":
-                kwargs[key] = _as_bool(value)
+                kwargs[key] = as_bool(value)
             elif key == "compression":
                 if not isinstance(value, str) or value.strip().lower() not in COMPRESSION_POLICIES:
                     raise ValueError(value)
@@ -195,14 +202,6 @@ def _parse_options(location: str, options: Mapping[str, Any]) -> dict[str, Any]:
         except (TypeError, ValueError):
             raise InvalidInput(f"option {key}={value!r} for xet store {location!r} is invalid: {OPTIONS[key]}") from None
     return kwargs
-
-
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    raise ValueError(value)
 
 
 __all__ = ["DEFAULT_INLINE_THRESHOLD", "OPTIONS", "XetStore"]
