@@ -22,7 +22,9 @@ concurrent clients:
   sampled every 50 ms, and its idle RSS for reference.
 
 Every repeat uploads random files made for it, so no store can deduplicate them against an
-earlier repeat's. Every figure is the median of ``--repeat`` runs; ratios are artifactstore /
+earlier repeat's. Before each repeat it also measures what creating a file costs on the
+stores' filesystem (system time), since that moves within minutes on some VMs and weighs on
+the git and xet stores (about nine files per commit) more than on the built-in (one). Every figure is the median of ``--repeat`` runs; ratios are artifactstore /
 built-in.
 """
 
@@ -32,6 +34,7 @@ import argparse
 import contextlib
 import multiprocessing as mp
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -279,10 +282,30 @@ def _make_inputs(directory: Path, args: argparse.Namespace, clients: int) -> Non
     _make_files(directory / "large", clients, args.large_mib * 1024 * 1024 // clients)
 
 
+def creation_cost(directory: Path, count: int = 500) -> float:
+    """Microseconds of system time this process spends creating one empty file in ``directory``.
+
+    On this project's CI VM it moves by 10x or more within minutes, and each commit of the git
+    and xet stores creates about nine files (the built-in store one), so every repeat reports it
+    beside its figures.
+    """
+    probe = directory / "creation-probe"
+    probe.mkdir()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_stime
+    for i in range(count):
+        os.close(os.open(probe / f"f{i}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    spent = resource.getrusage(resource.RUSAGE_SELF).ru_stime - before
+    shutil.rmtree(probe)
+    return spent / count * 1e6
+
+
 def measure_all(
     targets: dict[str, str], root: Path, pools: dict[int, ProcessPoolExecutor], args: argparse.Namespace, sample: str
-) -> dict[str, Figures]:
+) -> tuple[dict[str, Figures], list[float]]:
     """Start every target's server, then run each repeat on every target in turn.
+
+    Returns each target's figures and the file-creation cost (:func:`creation_cost`) measured
+    before each repeat.
 
     Interleaving the targets within each repeat (rather than measuring one target after
     another) keeps a shared machine's drift over minutes out of the ratios: every target
@@ -291,6 +314,7 @@ def measure_all(
     exact repeat costs git and xet a hash and no write), not an upload.
     """
     running: list[Target] = []
+    creation: list[float] = []
     try:
         for name, destination in targets.items():
             workdir = root / name.replace(" ", "-").replace(",", "")
@@ -303,13 +327,15 @@ def measure_all(
             for r in range(args.repeat):
                 fresh = root / f"inputs-{clients}-{r}"
                 _make_inputs(fresh, args, clients)
+                creation.append(creation_cost(root))
+                print(f"  file creation before repeat {r + 1}: {creation[-1]:.0f} us of system time", file=sys.stderr)
                 for target in running:
                     target.round(clients, pool, fresh, r)
                 shutil.rmtree(fresh)
     finally:
         for target in running:
             target.stop()
-    return {t.name: t.figures for t in running}
+    return {t.name: t.figures for t in running}, creation
 
 
 def _med(values: list[float]) -> float:
@@ -389,11 +415,13 @@ def main() -> None:
                 targets[label] = f"artifactstore://{store}"
             config.write_text("\n".join(lines))
             os.environ["ARTIFACTSTORE_CONFIG"] = str(config)  # inherited by the servers
-        results = measure_all(targets, root, pools, args, sample)
+        results, creation = measure_all(targets, root, pools, args, sample)
         output = (
             f"MLflow proxied artifacts, {args.small_files} x {args.small_kib} KiB and {args.large_mib} MiB, "
             f"median of {args.repeat}, {args.workers} server workers, {os.cpu_count()} CPUs\n\n"
             + table(results, f"{args.large_mib // 1024} GiB" if args.large_mib % 1024 == 0 else f"{args.large_mib} MiB")
+            + "\n\nSystem time to create one file on the stores' filesystem, before each repeat (us): "
+            + " / ".join(f"{c:.0f}" for c in creation)
         )
         print(output)
         if args.out:
