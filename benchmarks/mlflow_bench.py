@@ -24,8 +24,8 @@ concurrent clients:
 Every repeat uploads random files made for it, so no store can deduplicate them against an
 earlier repeat's. Before each repeat it also measures what creating a file costs on the
 stores' filesystem (system time), since that moves within minutes on some VMs and weighs on
-the git and xet stores (about nine files per commit) more than on the built-in (one). Every figure is the median of ``--repeat`` runs; ratios are artifactstore /
-built-in.
+the git and xet stores (about nine files per commit) more than on the built-in (one). Every
+figure is the median of ``--repeat`` runs; ratios are artifactstore / built-in.
 """
 
 from __future__ import annotations
