@@ -193,16 +193,12 @@ def run_store(backend: str, w: Workload, tmp: Path) -> Result:
 
 
 def _baseline_session(cas: Path) -> Any:
-    """An hf-xet session that compresses xorbs as the xet backend does on a local CAS."""
-    import hf_xet
+    """The hf-xet session the xet backend uses on a local CAS (the same compression policy)."""
     from artifactstore_xet.content import default_compression
     from artifactstore_xet.endpoint import XetEndpoint
+    from artifactstore_xet.session import get_session
 
-    settings: dict[str, object] = {"telemetry.enabled": False}
-    policy = default_compression(XetEndpoint.local(cas))
-    if policy is not None:
-        settings["xorb.compression_policy"] = policy
-    return hf_xet.XetSession(config=hf_xet.XetConfig().with_config(settings))
+    return get_session(default_compression(XetEndpoint.local(cas)))
 
 
 def run_hf_xet(w: Workload, tmp: Path) -> Result:

@@ -125,8 +125,7 @@ class XetContentPort(ContentPort):
         self.index = ContentIndex(directory / "index")
         self.lock_timeout = lock_timeout
         self.spool_streams = spool_streams
-        if compression is not None and compression not in COMPRESSION_POLICIES:
-            raise InvalidInput(f"compression {compression!r} is not one of {', '.join(COMPRESSION_POLICIES)}")
+        check_compression(compression, where=str(directory))
         #: hf-xet's ``xorb.compression_policy`` for new xorbs; ``None``: hf-xet's default.
         self.compression = compression if compression is not None else default_compression(self.endpoint)
         self.fsync = fsync
@@ -443,6 +442,12 @@ class XetContentPort(ContentPort):
             recover(self.embedded_dir)
 
 
+def check_compression(compression: str | None, *, where: str) -> None:
+    """Refuse a ``compression`` that is not one of :data:`COMPRESSION_POLICIES` (``None``: the default)."""
+    if compression is not None and compression not in COMPRESSION_POLICIES:
+        raise InvalidInput(f"compression {compression!r} for xet store {where!r} is not one of {', '.join(COMPRESSION_POLICIES)}")
+
+
 def default_compression(endpoint: XetEndpoint) -> str | None:
     """The policy a port on ``endpoint`` uses unless told: "none" for a local CAS, else hf-xet's."""
     if endpoint.local_dir is not None and not os.environ.get(ENV_COMPRESSION):
@@ -513,4 +518,12 @@ def _disk_usage(root: Path) -> int:
     return total
 
 
-__all__ = ["COMPRESSION_POLICIES", "XET_HASH_KEY", "ProgressCallback", "SpoolStreams", "XetContentPort", "default_compression"]
+__all__ = [
+    "COMPRESSION_POLICIES",
+    "XET_HASH_KEY",
+    "ProgressCallback",
+    "SpoolStreams",
+    "XetContentPort",
+    "check_compression",
+    "default_compression",
+]

@@ -38,8 +38,19 @@ ENV_MAX_UPLOADS = "ARTIFACTSTORE_XET_MAX_UPLOADS"
 
 #: Sessions of this process by xorb compression policy (``None``: hf-xet's own default).
 _sessions: dict[str | None, hf_xet.XetSession] = {}
-_sessions_pid = -1
+_slots: threading.BoundedSemaphore | None = None
+#: The process the two above belong to; a forked child starts them afresh.
+_pid = -1
 _guard = threading.Lock()
+
+
+def _forget_after_fork() -> None:
+    """Drop the parent's sessions and slots in a forked child (call with ``_guard`` held)."""
+    global _pid, _slots
+    if _pid != os.getpid():
+        _sessions.clear()  # the parent's tokio runtimes are not ours
+        _slots = None
+        _pid = os.getpid()
 
 
 def get_session(compression: str | None = None) -> hf_xet.XetSession:
@@ -49,11 +60,8 @@ def get_session(compression: str | None = None) -> hf_xet.XetSession:
     "bg4-lz4"); ``None`` leaves hf-xet's default, which ``$HF_XET_XORB_COMPRESSION_POLICY``
     sets. The policy is fixed when a session is made, so each one has its own session.
     """
-    global _sessions_pid
     with _guard:
-        if _sessions_pid != os.getpid():
-            _sessions.clear()  # a forked child: the parent's tokio runtimes are not ours
-            _sessions_pid = os.getpid()
+        _forget_after_fork()
         session = _sessions.get(compression)
         if session is None:
             import hf_xet
@@ -65,18 +73,14 @@ def get_session(compression: str | None = None) -> hf_xet.XetSession:
         return session
 
 
-_slots: threading.BoundedSemaphore | None = None
-_slots_pid = -1
-
-
 @contextlib.contextmanager
 def upload_slot() -> Iterator[None]:
     """Wait for one of this process's upload slots (see :data:`DEFAULT_MAX_UPLOADS`)."""
-    global _slots, _slots_pid
+    global _slots
     with _guard:
-        if _slots is None or _slots_pid != os.getpid():
+        _forget_after_fork()
+        if _slots is None:
             _slots = threading.BoundedSemaphore(max_uploads())
-            _slots_pid = os.getpid()
         slots = _slots
     with slots:
         yield

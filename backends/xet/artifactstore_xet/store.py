@@ -17,7 +17,7 @@ from artifactstore_git.store import GitStore
 from artifactstore.errors import InvalidInput, InvalidURI
 from artifactstore.options import as_bool, as_int
 
-from .content import COMPRESSION_POLICIES, DEFAULT_LOCK_TIMEOUT, ProgressCallback, SpoolStreams, XetContentPort
+from .content import COMPRESSION_POLICIES, DEFAULT_LOCK_TIMEOUT, ProgressCallback, SpoolStreams, XetContentPort, check_compression
 from .endpoint import XetEndpoint
 
 log = logging.getLogger(__name__)
@@ -98,10 +98,7 @@ class XetStore(GitStore):
         endpoint: XetEndpoint | None = None,
         progress: ProgressCallback | None = None,
     ) -> None:
-        if compression is not None and compression not in COMPRESSION_POLICIES:  # before anything is created
-            raise InvalidInput(
-                f"compression {compression!r} for xet store {os.fspath(path)!r} is not one of {', '.join(COMPRESSION_POLICIES)}"
-            )
+        check_compression(compression, where=os.fspath(path))  # before anything is created
 
         def content(layout: RepoLayout) -> XetContentPort:
             xet_dir = layout.commondir / XET_DIR
