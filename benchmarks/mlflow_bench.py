@@ -25,7 +25,9 @@ Every repeat uploads random files made for it, so no store can deduplicate them 
 earlier repeat's. Before each repeat it also measures what creating a file costs on the
 stores' filesystem (system time), since that moves within minutes on some VMs and weighs on
 the git and xet stores (about nine files per commit) more than on the built-in (one). Every
-figure is the median of ``--repeat`` runs; ratios are artifactstore / built-in.
+figure is the median of ``--repeat`` runs. A ratio is artifactstore / built-in in each repeat (the
+two measured back to back), and the table gives the median of those; the small-file ratio of
+every repeat is listed under the table.
 """
 
 from __future__ import annotations
@@ -342,6 +344,11 @@ def _med(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def _paired(values: list[float], base: list[float]) -> list[float]:
+    """Each repeat's value over the baseline's in the same repeat (measured back to back)."""
+    return [v / b for v, b in zip(values, base, strict=True)]
+
+
 def table(results: dict[str, Figures], large: str = "1 GiB", baseline: str = "built-in") -> str:
     base = results[baseline]
     lines = [
@@ -352,12 +359,22 @@ def table(results: dict[str, Figures], large: str = "1 GiB", baseline: str = "bu
     for name, fig in results.items():
         for clients in sorted(fig.small):
             s, u, d = _med(fig.small[clients]), _med(fig.up[clients]), _med(fig.down[clients])
-            bs, bu, bd = _med(base.small[clients]), _med(base.up[clients]), _med(base.down[clients])
+            rs = _med(_paired(fig.small[clients], base.small[clients]))
+            ru = _med(_paired(fig.up[clients], base.up[clients]))
+            rd = _med(_paired(fig.down[clients], base.down[clients]))
             peak = max(fig.peak[clients]) / 2**20
             lines.append(
-                f"| {name} | {clients} | {s:.0f} | {s / bs:.2f}x | {u:.0f} | {u / bu:.2f}x | {d:.0f} | {d / bd:.2f}x "
+                f"| {name} | {clients} | {s:.0f} | {rs:.2f}x | {u:.0f} | {ru:.2f}x | {d:.0f} | {rd:.2f}x "
                 f"| {peak:.0f} ({fig.idle / 2**20:.0f}) |"
             )
+    lines.append("")
+    lines.append("Small-file ratio in each repeat:")
+    for name, fig in results.items():
+        if name == baseline:
+            continue
+        for clients in sorted(fig.small):
+            ratios = " / ".join(f"{r:.2f}" for r in _paired(fig.small[clients], base.small[clients]))
+            lines.append(f"- {name}, {clients} client(s): {ratios}")
     return "\n".join(lines)
 
 
