@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fsprobe import creation_cost
+
 
 def _cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -105,7 +107,10 @@ def main() -> None:
         for backend in args.backends.split(","):
             rates: dict[tuple[int, ...], list[float]] = {s: [] for s in shapes}
             cpus: dict[tuple[int, ...], list[float]] = {s: [] for s in shapes}
+            creation = []
             for r in range(args.repeat):
+                creation.append(creation_cost(root))
+                print(f"  file creation before run {r + 1}: {creation[-1]:.0f} us of system time", file=sys.stderr)
                 for shape in shapes:  # interleaved, so load changes hit every shape alike
                     rate, cpu_ms = measure(backend, shape[0], shape[1], args.commits, root)
                     rates[shape].append(rate)
@@ -118,6 +123,7 @@ def main() -> None:
                     f"| {backend} | {shape[0]}x{shape[1]} | {rate:.0f} | {rate / base:.2f}x "
                     f"| {statistics.median(cpus[shape]):.2f} |"
                 )
+            print(f"\n{backend}: system time to create one file before each run (us): " + " / ".join(f"{c:.0f}" for c in creation))
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

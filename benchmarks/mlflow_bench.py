@@ -36,7 +36,6 @@ import argparse
 import contextlib
 import multiprocessing as mp
 import os
-import resource
 import shutil
 import signal
 import socket
@@ -52,6 +51,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from fsprobe import creation_cost
 
 START_MARGIN = 2.0
 
@@ -282,23 +283,6 @@ def _make_inputs(directory: Path, args: argparse.Namespace, clients: int) -> Non
     """Fresh random files for one repeat: ``small/`` and ``large/`` (``clients`` files of the large total)."""
     _make_files(directory / "small", args.small_files, args.small_kib * 1024)
     _make_files(directory / "large", clients, args.large_mib * 1024 * 1024 // clients)
-
-
-def creation_cost(directory: Path, count: int = 500) -> float:
-    """Microseconds of system time this process spends creating one empty file in ``directory``.
-
-    On this project's CI VM it moves by 10x or more within minutes, and each commit of the git
-    and xet stores creates about nine files (the built-in store one), so every repeat reports it
-    beside its figures.
-    """
-    probe = directory / "creation-probe"
-    probe.mkdir()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_stime
-    for i in range(count):
-        os.close(os.open(probe / f"f{i}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
-    spent = resource.getrusage(resource.RUSAGE_SELF).ru_stime - before
-    shutil.rmtree(probe)
-    return spent / count * 1e6
 
 
 def measure_all(
