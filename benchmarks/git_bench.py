@@ -171,7 +171,7 @@ def large_file(work: Path, runs: int, size_mib: int) -> list[str]:
 # ---------------------------------------------------------------------------- inline threshold
 def threshold(work: Path, runs: int) -> list[str]:
     rows = ["| file size | inline blob ms | LFS file ms | inline / LFS |", "|---:|---:|---:|---:|"]
-    for size in (64 * 1024, 256 * 1024, MiB, 4 * MiB, 16 * MiB):
+    for size in (64 * 1024, 128 * 1024, 256 * 1024, 512 * 1024, MiB, 4 * MiB, 16 * MiB):
         times = {}
         for mode, limit in (("inline", size), ("lfs", size - 1)):
             path = work / f"thr-{mode}-{size}"

@@ -298,3 +298,14 @@ def test_init_inside_a_git_checkout_creates_a_new_store_not_the_checkout(tmp_pat
     assert path == "1/run/artifacts"
     assert reopened.read_bytes("a.txt") == b"a"
     assert subprocess.run(["git", "-C", str(checkout), "rev-parse", "--verify", "-q", "main"], capture_output=True).returncode != 0
+
+
+def test_the_default_keeps_files_up_to_512_kib_inline_and_streams_larger_ones_to_lfs(tmp_path: Path, git) -> None:
+    store = GitStore(tmp_path / "s", create=True)
+    figure, weights = os.urandom(512 * 1024), os.urandom(512 * 1024 + 1)
+    store.put_bytes("plots/loss.png", figure)
+    store.put_bytes("model/weights.bin", weights)
+    assert git(tmp_path / "s", "cat-file", "-s", "main:plots/loss.png").strip() == str(len(figure))  # the file itself
+    pointer = git(tmp_path / "s", "cat-file", "blob", "main:model/weights.bin")
+    assert pointer.startswith("version https://git-lfs.github.com/spec/v1") and f"size {len(weights)}" in pointer
+    assert store.read_bytes("plots/loss.png") == figure and store.read_bytes("model/weights.bin") == weights
