@@ -187,23 +187,34 @@ def _parse_options(location: str, options: Mapping[str, Any]) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     for key, value in options.items():
         try:
-            if key == "inline_threshold":
-                kwargs[key] = as_int(value)
-                if kwargs[key] < 0:
-                    raise ValueError("negative")
-            elif key == "fsync":
-                kwargs[key] = as_bool(value)
-            elif key == "loose_compression":
-                kwargs[key] = as_int(value)
-                if not 0 <= kwargs[key] <= 9:
-                    raise ValueError("not a zlib level")
-            else:
-                kwargs[key] = float(value)
-                if kwargs[key] <= 0:
-                    raise ValueError("not positive")
+            kwargs[key] = parse_option(key, value)
         except (TypeError, ValueError):
             raise InvalidInput(f"option {key}={value!r} for git store {location!r} is invalid: {OPTIONS[key]}") from None
     return kwargs
 
 
-__all__ = ["DEFAULT_INLINE_THRESHOLD", "GitStore"]
+def parse_option(key: str, value: Any) -> Any:
+    """The value of one git store option (the xet store's git-side options too).
+
+    ``inline_threshold`` and ``loose_compression`` are integers, ``fsync`` a boolean, any other
+    key a positive number of seconds. Raises ``ValueError`` or ``TypeError`` when ``value`` is bad.
+    """
+    if key == "inline_threshold":
+        threshold = as_int(value)
+        if threshold < 0:
+            raise ValueError("negative")
+        return threshold
+    if key == "fsync":
+        return as_bool(value)
+    if key == "loose_compression":
+        level = as_int(value)
+        if not 0 <= level <= 9:
+            raise ValueError("not a zlib level")
+        return level
+    seconds = float(value)
+    if seconds <= 0:
+        raise ValueError("not positive")
+    return seconds
+
+
+__all__ = ["DEFAULT_INLINE_THRESHOLD", "GitStore", "parse_option"]

@@ -12,10 +12,10 @@ from artifactstore_git.repo import (
     RepoLayout,
     split_repository_path,
 )
-from artifactstore_git.store import GitStore
+from artifactstore_git.store import GitStore, parse_option
 
 from artifactstore.errors import InvalidInput, InvalidURI
-from artifactstore.options import as_bool, as_int
+from artifactstore.options import as_bool
 
 from .content import COMPRESSION_POLICIES, DEFAULT_LOCK_TIMEOUT, ProgressCallback, SpoolStreams, XetContentPort, check_compression
 from .endpoint import XetEndpoint
@@ -175,27 +175,15 @@ def _parse_options(location: str, options: Mapping[str, Any]) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     for key, value in options.items():
         try:
-            if key == "inline_threshold":
-                kwargs[key] = as_int(value)
-                if kwargs[key] < 0:
-                    raise ValueError("negative")
-            elif key == "loose_compression":
-                kwargs[key] = as_int(value)
-                if not 0 <= kwargs[key] <= 9:
-                    raise ValueError("not a zlib level")
-            elif key == "spool_streams":
+            if key == "spool_streams":
                 auto = isinstance(value, str) and value.strip().lower() == "auto"
                 kwargs[key] = "auto" if auto else as_bool(value)
-            elif key == "fsync":
-                kwargs[key] = as_bool(value)
             elif key == "compression":
                 if not isinstance(value, str) or value.strip().lower() not in COMPRESSION_POLICIES:
                     raise ValueError(value)
                 kwargs[key] = value.strip().lower()
             else:
-                kwargs[key] = float(value)
-                if kwargs[key] <= 0:
-                    raise ValueError("not positive")
+                kwargs[key] = parse_option(key, value)  # the git store's options, and cas_lock_timeout (seconds)
         except (TypeError, ValueError):
             raise InvalidInput(f"option {key}={value!r} for xet store {location!r} is invalid: {OPTIONS[key]}") from None
     return kwargs
