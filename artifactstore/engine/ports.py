@@ -78,7 +78,9 @@ class RefPort(ABC):
 
         ``old=None`` means "must not exist" and ``new=None`` deletes. Return ``False`` when
         the current value differs (the caller re-reads and retries); raise on I/O errors.
-        Once this returns ``True`` the new value must survive a crash.
+        Once this returns ``True`` the new value must survive a crash; a swap made while this
+        thread holds :meth:`writer_lock` of ``name`` may instead become durable when that lock
+        is released (git: the directory fsync of the rename runs after other writers may go on).
         """
 
     @abstractmethod
@@ -93,7 +95,9 @@ class RefPort(ABC):
         again (S3, memory). A backend whose writers share a machine (git, xet) returns an
         OS lock here so that they queue instead of rebuilding; the lock must be released when
         its holder dies, and it never replaces the compare-and-swap, which still guards
-        against writers that do not take it (git itself, another host).
+        against writers that do not take it (git itself, another host). A swap made under it
+        is durable once the context exits, and not necessarily before: the engine reports a
+        commit done only after that.
         """
         return contextlib.nullcontext()
 

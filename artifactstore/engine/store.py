@@ -275,46 +275,57 @@ class EngineStore(ArtifactStore):
         self._look_up_bases(ref, batch)
         with self.refs.writer_lock(ref):
             batch.extend(more())
-            attempt = 0
-            while True:
-                attempt += 1
-                current = self.refs.get(ref)
-                pending = PendingObjects(self.reader)
-                ops = TreeOps(pending)
-                tip, tip_tree = current, (self.reader.commit(current).tree if current else None)
-                built: builtins.list[tuple[CommitRequest, GitCommit]] = []
-                for request in batch:
-                    if request.done:
-                        continue
-                    mark = pending.mark()
-                    try:
-                        tip_tree, commit = self._chain_one(request, tip, tip_tree, ops, branch)
-                    except ArtifactStoreError as exc:
-                        pending.rollback(mark)  # a failed request leaves no object behind
-                        request.finish(error=exc)
-                        continue
-                    # Small blobs go out with the trees and the commits: one durable batch.
-                    for blob in request.blobs:
-                        pending.add(blob)
-                    pending.add(commit)
-                    built.append((request, commit))
-                    tip = commit.id
-                if not built:
-                    return
-                pending.flush()
-                faults.point("after-trees")
-                faults.point("before-ref-swap")
-                if self.refs.compare_and_swap(ref, current, tip):
-                    faults.point("after-ref-swap")
-                    for request, commit in built:
-                        request.finish(result=self._commit_value(commit))
-                    log.debug("committed %d commit(s) on %s after %d attempt(s)", len(built), branch, attempt)
-                    return
-                if attempt >= MAX_ATTEMPTS:
-                    raise Conflict(
-                        f"gave up committing to branch {branch!r} after {attempt} attempts; other writers keep moving it"
-                    )
-                time.sleep(random.uniform(0, min(MAX_BACKOFF, 0.005 * 2 ** min(attempt, 7))))
+            built = self._swap_in(ref, branch, batch)
+        # Done only now: a swap made under the writer lock is durable once it is released.
+        for request, commit in built:
+            request.finish(result=self._commit_value(commit))
+
+    def _swap_in(
+        self, ref: str, branch: str, batch: builtins.list[CommitRequest]
+    ) -> builtins.list[tuple[CommitRequest, GitCommit]]:
+        """Build ``batch`` as a chain on ``ref``'s current head and swap it in, retrying lost swaps.
+
+        Returns the requests committed with their commits; a request that failed alone is
+        finished with its error here.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            current = self.refs.get(ref)
+            pending = PendingObjects(self.reader)
+            ops = TreeOps(pending)
+            tip, tip_tree = current, (self.reader.commit(current).tree if current else None)
+            built: builtins.list[tuple[CommitRequest, GitCommit]] = []
+            for request in batch:
+                if request.done:
+                    continue
+                mark = pending.mark()
+                try:
+                    tip_tree, commit = self._chain_one(request, tip, tip_tree, ops, branch)
+                except ArtifactStoreError as exc:
+                    pending.rollback(mark)  # a failed request leaves no object behind
+                    request.finish(error=exc)
+                    continue
+                # Small blobs go out with the trees and the commits: one durable batch.
+                for blob in request.blobs:
+                    pending.add(blob)
+                pending.add(commit)
+                built.append((request, commit))
+                tip = commit.id
+            if not built:
+                return built
+            pending.flush()
+            faults.point("after-trees")
+            faults.point("before-ref-swap")
+            if self.refs.compare_and_swap(ref, current, tip):
+                faults.point("after-ref-swap")
+                log.debug("committed %d commit(s) on %s after %d attempt(s)", len(built), branch, attempt)
+                return built
+            if attempt >= MAX_ATTEMPTS:
+                raise Conflict(
+                    f"gave up committing to branch {branch!r} after {attempt} attempts; other writers keep moving it"
+                )
+            time.sleep(random.uniform(0, min(MAX_BACKOFF, 0.005 * 2 ** min(attempt, 7))))
 
     def _look_up_bases(self, ref: str, batch: builtins.list[CommitRequest]) -> None:
         """Before the writer lock: what the paths of requests that will need a rebase held.

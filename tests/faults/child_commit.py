@@ -32,7 +32,7 @@ def main() -> int:
     if os.environ.get("DIE_HOLDING_REF_LOCK") == "1":
         from artifactstore_git.locks import FileLock
 
-        def die(self: FileLock, content: bytes) -> None:
+        def die(self: FileLock, content: bytes, *, sync_dir: bool = True) -> None:
             print("LOCKED", self.path, flush=True)
             os.kill(os.getpid(), signal.SIGKILL)
 

@@ -9,14 +9,17 @@ loss before that barrier could leave it, is never reused.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from artifactstore_git import GitStore, locks
 from artifactstore_git import objects as git_objects
+from artifactstore_git import refs as git_refs
 from dulwich.objects import Blob
 
 pytestmark = pytest.mark.skipif(not locks.SYNCFS_AVAILABLE, reason="syncfs(2) exists only on Linux")
@@ -54,6 +57,41 @@ def test_one_filesystem_barrier_per_commit_after_the_objects_and_before_the_ref_
     # ... and after every object of the new commit was in place under its name.
     assert {second.id, second.tree, dir_tree.sha.decode()} <= objects_at_sync
     assert ref_file.read_text().strip() == second.id
+
+
+def test_the_ref_rename_becomes_durable_after_the_writer_lock_is_let_go_and_before_the_commit_returns(
+    tmp_path, monkeypatch
+) -> None:
+    store = GitStore(tmp_path / "repo", create=True)
+    store.put_bytes("a.txt", b"one")
+    heads = store.layout.commondir / "refs" / "heads"
+    events: list[str] = []
+    real_lock, real_fsync_dir = git_refs.writer_lock, locks.fsync_dir
+
+    @contextlib.contextmanager
+    def watched_lock(gitdir: Path, name: str, *, timeout: float) -> Iterator[None]:
+        with real_lock(gitdir, name, timeout=timeout):
+            events.append(f"locked {name}")
+            yield
+        events.append(f"released {name}")
+
+    def watched_fsync_dir(path: Path) -> None:
+        events.append(f"fsync {path.relative_to(store.layout.commondir)}")
+        real_fsync_dir(path)
+
+    monkeypatch.setattr(git_refs, "writer_lock", watched_lock)
+    monkeypatch.setattr(git_refs, "fsync_dir", watched_fsync_dir)
+    monkeypatch.setattr(locks, "fsync_dir", watched_fsync_dir)
+
+    second = store.put_bytes("b.txt", b"two")
+    events.append("returned")
+
+    assert events == ["locked refs/heads/main", "released refs/heads/main", "fsync refs/heads", "returned"]
+    assert (heads / "main").read_text().strip() == second.id
+    # A swap outside the writer lock (a new branch) is durable before compare_and_swap returns.
+    events.clear()
+    store.create_branch("exp", rev=second.id)
+    assert events == ["fsync refs/heads"]
 
 
 def test_an_object_name_holding_bad_bytes_is_rewritten_not_reused(tmp_path, caplog) -> None:

@@ -342,12 +342,14 @@ class FileLock:
                 path.unlink()
 
     # ------------------------------------------------------------------ release
-    def commit(self, content: bytes) -> None:
+    def commit(self, content: bytes, *, sync_dir: bool = True) -> None:
         """Replace the target with ``content`` (fsynced, then renamed into place) and release.
 
         With ``sync_filesystem`` the lock file is made durable by one ``syncfs(2)`` instead of
         an ``fsync``: everything written to the filesystem before - the objects the new value
-        names - becomes durable with it, before the target changes.
+        names - becomes durable with it, before the target changes. With ``sync_dir=False``
+        the rename is not made durable here: the caller fsyncs the target's directory itself
+        (:func:`fsync_dir`) before it reports the change as done.
         """
         fd = self._require_fd()
         os.ftruncate(fd, 0)
@@ -364,7 +366,7 @@ class FileLock:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
             raise
-        if self._fsync:
+        if self._fsync and sync_dir:
             fsync_dir(self.target.parent)
 
     def release(self) -> None:

@@ -12,11 +12,12 @@ packed value come back. Every change is fsynced with its directory before it ret
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from artifactstore.engine.ports import RefPort
@@ -60,6 +61,9 @@ class GitRefPort(RefPort):
         self._fsync = fsync
         self._guard = guard
         self._packed_cache: tuple[tuple[int, int, int], dict[str, bytes]] | None = None
+        # Per thread: the refs whose writer lock the thread holds, each with the directories
+        # of swaps made under it whose renames are made durable when the lock is released.
+        self._held = threading.local()
 
     # ------------------------------------------------------------------ reading
     def _path(self, name: str) -> Path:
@@ -138,9 +142,26 @@ class GitRefPort(RefPort):
             what=what,
         )
 
-    def writer_lock(self, name: str) -> AbstractContextManager[object]:
-        """``flock`` on ``artifactstore/locks/<hash>.writer``: committers on this machine queue."""
-        return writer_lock(self._dir, name, timeout=self._lock_timeout)
+    @contextlib.contextmanager
+    def writer_lock(self, name: str) -> Iterator[None]:
+        """``flock`` on ``artifactstore/locks/<hash>.writer``: committers on this machine queue.
+
+        A swap of ``name`` made while it is held becomes durable on release, after the lock is
+        let go: the directory fsync that makes the rename durable runs while the next writer
+        already builds its commit, instead of inside the section every writer waits for.
+        """
+        held: dict[str, list[Path]] = self._held.__dict__.setdefault("refs", {})
+        if name in held:
+            raise RuntimeError(f"the writer lock of ref {name!r} is already held by this thread")
+        swapped: list[Path] = []
+        held[name] = swapped
+        try:
+            with writer_lock(self._dir, name, timeout=self._lock_timeout):
+                yield
+        finally:
+            del held[name]
+            for directory in dict.fromkeys(swapped):
+                fsync_dir(directory)
 
     def compare_and_swap(self, name: str, old: bytes | None, new: bytes | None) -> bool:
         if self._guard is not None:
@@ -166,7 +187,12 @@ class GitRefPort(RefPort):
                     return True
                 if path.is_dir():
                     raise self._conflict(name)
-                lock.commit(new + b"\n")
+                deferred = self._held.__dict__.get("refs", {}).get(name)
+                if deferred is not None and self._fsync:
+                    lock.commit(new + b"\n", sync_dir=False)
+                    deferred.append(path.parent)
+                else:
+                    lock.commit(new + b"\n")
             return True
         finally:
             if new is None:
