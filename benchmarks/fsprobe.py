@@ -1,10 +1,15 @@
 """What creating a file costs on a filesystem, for benchmarks to print beside their figures.
 
-On this project's CI VM (ext4 mounted with ``discard``) creating an empty file costs from
-under 10 to over 400 us of system time, moving by 10x or more within minutes. A git or xet
-commit creates about nine files (eight loose objects and the ref's lock file), MLflow's
-built-in store one per artifact, so figures taken minutes apart are comparable only with
-this beside them.
+On this project's CI VM (ext4 without a journal, mounted with ``discard``) creating an empty
+file costs from under 10 to over 500 us of system time, moving by 10x or more within minutes
+and between directories of one filesystem. ``perf`` shows why: without a journal, ext4's
+inode allocator skips every free inode of the group that was deleted in the last minute or
+more (``recently_deleted`` under ``ext4_create``, one inode-table lookup each), so creation
+gets dear wherever many files were just removed - a test suite's or a benchmark's temporary
+trees. A git or xet commit creates about nine files (eight loose objects and the ref's lock
+file), MLflow's built-in store one per artifact, so figures taken minutes apart are
+comparable only with this beside them, and the probe says nothing certain about another
+directory's block group.
 """
 
 from __future__ import annotations
