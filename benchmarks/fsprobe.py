@@ -16,19 +16,22 @@ from __future__ import annotations
 
 import os
 import resource
-import shutil
+import tempfile
 from pathlib import Path
 
 
 def creation_cost(directory: Path, count: int = 500) -> float:
-    """Microseconds of system time this process spends creating one empty file in ``directory``."""
-    probe = directory / "creation-probe"
-    probe.mkdir()
+    """Microseconds of system time this process spends creating one empty file in ``directory``.
+
+    The probe's files stay (in a new ``creation-probe-*`` directory) until the caller removes
+    ``directory``: deleting them here would leave ``count`` recently deleted inodes beside the
+    stores, and make the very thing measured dearer for the run that follows.
+    """
+    probe = Path(tempfile.mkdtemp(prefix="creation-probe-", dir=directory))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_stime
     for i in range(count):
         os.close(os.open(probe / f"f{i}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
     spent = resource.getrusage(resource.RUSAGE_SELF).ru_stime - before
-    shutil.rmtree(probe)
     return spent / count * 1e6
 
 

@@ -24,7 +24,11 @@ concurrent clients:
 Every repeat uploads random files made for it, so no store can deduplicate them against an
 earlier repeat's. Before each repeat it also measures what creating a file costs on the
 stores' filesystem (system time), since that moves within minutes on some VMs and weighs on
-the git and xet stores (about nine files per commit) more than on the built-in (one). Every
+the git and xet stores (about nine files per commit) more than on the built-in (one). On ext4
+without a journal (this project's CI VM) the cost rises for a minute or more wherever many
+files were just deleted (see ``fsprobe.py``), so the benchmark deletes nothing next to the
+stores while it runs: each repeat's inputs (500 small files, and ``--large-mib`` in total) stay
+until the end, and only the large downloads (a few files) are removed after each repeat. Every
 figure is the median of ``--repeat`` runs. A ratio is artifactstore / built-in in each repeat (the
 two measured back to back), and the table gives the median of those; the small-file ratio of
 every repeat is listed under the table.
@@ -317,7 +321,7 @@ def measure_all(
                 print(f"  file creation before repeat {r + 1}: {creation[-1]:.0f} us of system time", file=sys.stderr)
                 for target in running:
                     target.round(clients, pool, fresh, r)
-                shutil.rmtree(fresh)
+                # The inputs stay until the end: see the module docstring.
     finally:
         for target in running:
             target.stop()
