@@ -16,7 +16,9 @@ git and xet stores make each commit durable with ``syncfs(2)``, which also write
 whatever else is dirty on the filesystem. Workloads, each with 1 client and with 16
 concurrent clients:
 
-* small: 500 files of 10 KiB, split evenly between the clients (files/s);
+* small: 500 files of 10 KiB, split evenly between the clients (files/s), each into a run of
+  its own; ``--small-rounds`` (3) rounds per repeat, every target in turn in each round, so
+  that a few seconds' disturbance on a shared machine weighs on all targets alike;
 * large up / down: 1 GiB in total, one file for 1 client, 16 files of 64 MiB for 16 clients
   (MB/s, 1 MB = 10^6 bytes), with the peak RSS summed over the server's process tree,
   sampled every 50 ms, and its idle RSS for reference.
@@ -27,11 +29,11 @@ stores' filesystem (system time), since that moves within minutes on some VMs an
 the git and xet stores (about nine files per commit) more than on the built-in (one). On ext4
 without a journal (this project's CI VM) the cost rises for a minute or more wherever many
 files were just deleted (see ``fsprobe.py``), so the benchmark deletes nothing next to the
-stores while it runs: each repeat's inputs (500 small files, and ``--large-mib`` in total) stay
+stores while it runs: each repeat's inputs (500 small files per round, and ``--large-mib``) stay
 until the end, and only the large downloads (a few files) are removed after each repeat. Every
 figure is the median of ``--repeat`` runs. A ratio is artifactstore / built-in in each repeat (the
 two measured back to back), and the table gives the median of those; the small-file ratio of
-every repeat is listed under the table.
+every repeat is listed under the table, and each round's files/s in the log (stderr).
 """
 
 from __future__ import annotations
@@ -245,15 +247,21 @@ class Target:
         for clients, pool in pools.items():
             _parallel(pool, _log_files, [(self.server.url, run_id, [sample], f"warm/{clients}-{i}") for i in range(clients)])
 
-    def round(self, clients: int, pool: ProcessPoolExecutor, inputs: Path, r: int) -> None:
-        """One repeat of every workload with ``clients`` concurrent clients."""
+    def small(self, clients: int, pool: ProcessPoolExecutor, files: list[str], label: str) -> tuple[int, float]:
+        """Log ``files`` (split between ``clients``) into a new run; ``(files, wall seconds)``."""
+        run_id = self.client.create_run(self.experiment).info.run_id
+        shares = [files[i::clients] for i in range(clients)]
+        wall, _ = _parallel(
+            pool, _log_files, [(self.server.url, run_id, share, f"{label}/c{i}") for i, share in enumerate(shares)]
+        )
+        print(f"  {self.name} clients={clients} {label}: {len(files) / wall:.0f} files/s", file=sys.stderr)
+        return len(files), wall
+
+    def large(self, clients: int, pool: ProcessPoolExecutor, inputs: Path, r: int) -> None:
+        """One repeat of the large-file workloads (up, then down) with ``clients`` concurrent clients."""
         figures, url = self.figures, self.server.url
-        small_files = sorted(str(p) for p in (inputs / "small").iterdir())
         large_files = sorted(str(p) for p in (inputs / "large").iterdir())
         run_id = self.client.create_run(self.experiment).info.run_id
-        shares = [small_files[i::clients] for i in range(clients)]
-        wall, _ = _parallel(pool, _log_files, [(url, run_id, share, f"small/c{i}") for i, share in enumerate(shares)])
-        figures.small.setdefault(clients, []).append(len(small_files) / wall)
         total = sum(os.path.getsize(p) for p in large_files)
         with self.server.peak_rss() as peak_up:
             wall, _ = _parallel(pool, _log_files, [(url, run_id, [p], "large") for p in large_files])
@@ -283,10 +291,12 @@ class Target:
         self.server.stop()
 
 
-def _make_inputs(directory: Path, args: argparse.Namespace, clients: int) -> None:
-    """Fresh random files for one repeat: ``small/`` and ``large/`` (``clients`` files of the large total)."""
-    _make_files(directory / "small", args.small_files, args.small_kib * 1024)
+def _make_inputs(directory: Path, args: argparse.Namespace, clients: int) -> list[list[str]]:
+    """Fresh random files for one repeat: ``small-<n>/`` for each small round, and ``large/``
+    (``clients`` files of the large total); returns each small round's files."""
+    rounds = [_make_files(directory / f"small-{n}", args.small_files, args.small_kib * 1024) for n in range(args.small_rounds)]
     _make_files(directory / "large", clients, args.large_mib * 1024 * 1024 // clients)
+    return rounds
 
 
 def measure_all(
@@ -299,9 +309,12 @@ def measure_all(
 
     Interleaving the targets within each repeat (rather than measuring one target after
     another) keeps a shared machine's drift over minutes out of the ratios: every target
-    sees the same stretch of time in each repeat. Each repeat uploads files it has just
-    made: uploading the same bytes again would measure the stores' deduplication (an
-    exact repeat costs git and xet a hash and no write), not an upload.
+    sees the same stretch of time in each repeat. The small-file workload, a few seconds
+    long, is interleaved more finely still: ``--small-rounds`` rounds of it per repeat, every
+    target in turn in each round, and a target's small-file figure for the repeat is all its
+    rounds' files over all their time. Each repeat uploads files it has just made: uploading
+    the same bytes again would measure the stores' deduplication (an exact repeat costs git
+    and xet a hash and no write), not an upload.
     """
     running: list[Target] = []
     creation: list[float] = []
@@ -316,11 +329,19 @@ def measure_all(
         for clients, pool in pools.items():
             for r in range(args.repeat):
                 fresh = root / f"inputs-{clients}-{r}"
-                _make_inputs(fresh, args, clients)
+                small_rounds = _make_inputs(fresh, args, clients)
                 creation.append(creation_cost(root))
                 print(f"  file creation before repeat {r + 1}: {creation[-1]:.0f} us of system time", file=sys.stderr)
+                logged = dict.fromkeys((t.name for t in running), 0)
+                seconds = dict.fromkeys((t.name for t in running), 0.0)
+                for n, files in enumerate(small_rounds):
+                    for target in running:
+                        count, wall = target.small(clients, pool, files, f"small-{r}-{n}")
+                        logged[target.name] += count
+                        seconds[target.name] += wall
                 for target in running:
-                    target.round(clients, pool, fresh, r)
+                    target.figures.small.setdefault(clients, []).append(logged[target.name] / seconds[target.name])
+                    target.large(clients, pool, fresh, r)
                 # The inputs stay until the end: see the module docstring.
     finally:
         for target in running:
@@ -372,6 +393,10 @@ def main() -> None:
     parser.add_argument("--clients", default="1,16")
     parser.add_argument("--small-files", type=int, default=500)
     parser.add_argument("--small-kib", type=int, default=10)
+    parser.add_argument(
+        "--small-rounds", type=int, default=3,
+        help="rounds of the small-file workload per repeat, every target in turn in each (default 3)",
+    )
     parser.add_argument("--large-mib", type=int, default=1024)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path, help="also write the table to this Markdown file")
