@@ -7,7 +7,9 @@ unconditionally" rather than "must not exist", and deletes loose refs before pac
 Loose refs (``refs/heads/main``) override entries of ``packed-refs`` (written by
 ``git pack-refs`` / ``git gc``), exactly as git reads them. A delete removes the packed entry
 first (under ``packed-refs.lock``) and the loose file second, so no reader ever sees an old
-packed value come back. Every change is fsynced with its directory before it returns.
+packed value come back. Every change is fsynced with its directory before it returns, except
+a swap made under :meth:`GitRefPort.writer_lock`, whose directory is fsynced when that lock
+is released.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from ._io import read_all
 from .locks import FileLock, fsync_dir, writer_lock
 
 _OID = re.compile(rb"[0-9a-f]{40}")
+# Refs whose writer lock a thread holds -> directories to fsync when it is released.
+_HeldRefs = dict[str, list[Path]]
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +154,7 @@ class GitRefPort(RefPort):
         let go: the directory fsync that makes the rename durable runs while the next writer
         already builds its commit, instead of inside the section every writer waits for.
         """
-        held: dict[str, list[Path]] = self._held.__dict__.setdefault("refs", {})
+        held = self._held_refs()
         if name in held:
             raise RuntimeError(f"the writer lock of ref {name!r} is already held by this thread")
         swapped: list[Path] = []
@@ -162,6 +166,12 @@ class GitRefPort(RefPort):
             del held[name]
             for directory in dict.fromkeys(swapped):
                 fsync_dir(directory)
+
+    def _held_refs(self) -> _HeldRefs:
+        held: _HeldRefs | None = getattr(self._held, "refs", None)
+        if held is None:
+            held = self._held.refs = {}
+        return held
 
     def compare_and_swap(self, name: str, old: bytes | None, new: bytes | None) -> bool:
         if self._guard is not None:
@@ -187,7 +197,7 @@ class GitRefPort(RefPort):
                     return True
                 if path.is_dir():
                     raise self._conflict(name)
-                deferred = self._held.__dict__.get("refs", {}).get(name)
+                deferred = self._held_refs().get(name)
                 if deferred is not None and self._fsync:
                     lock.commit(new + b"\n", sync_dir=False)
                     deferred.append(path.parent)
