@@ -247,15 +247,15 @@ class Target:
         for clients, pool in pools.items():
             _parallel(pool, _log_files, [(self.server.url, run_id, [sample], f"warm/{clients}-{i}") for i in range(clients)])
 
-    def small(self, clients: int, pool: ProcessPoolExecutor, files: list[str], label: str) -> tuple[int, float]:
-        """Log ``files`` (split between ``clients``) into a new run; ``(files, wall seconds)``."""
+    def small(self, clients: int, pool: ProcessPoolExecutor, files: list[str], label: str) -> float:
+        """Log ``files`` (split between ``clients``) into a new run; return the wall seconds."""
         run_id = self.client.create_run(self.experiment).info.run_id
         shares = [files[i::clients] for i in range(clients)]
         wall, _ = _parallel(
             pool, _log_files, [(self.server.url, run_id, share, f"{label}/c{i}") for i, share in enumerate(shares)]
         )
         print(f"  {self.name} clients={clients} {label}: {len(files) / wall:.0f} files/s", file=sys.stderr)
-        return len(files), wall
+        return float(wall)
 
     def large(self, clients: int, pool: ProcessPoolExecutor, inputs: Path, r: int) -> None:
         """One repeat of the large-file workloads (up, then down) with ``clients`` concurrent clients."""
@@ -294,9 +294,8 @@ class Target:
 def _make_inputs(directory: Path, args: argparse.Namespace, clients: int) -> list[list[str]]:
     """Fresh random files for one repeat: ``small-<n>/`` for each small round, and ``large/``
     (``clients`` files of the large total); returns each small round's files."""
-    rounds = [_make_files(directory / f"small-{n}", args.small_files, args.small_kib * 1024) for n in range(args.small_rounds)]
     _make_files(directory / "large", clients, args.large_mib * 1024 * 1024 // clients)
-    return rounds
+    return [_make_files(directory / f"small-{n}", args.small_files, args.small_kib * 1024) for n in range(args.small_rounds)]
 
 
 def measure_all(
@@ -332,15 +331,13 @@ def measure_all(
                 small_rounds = _make_inputs(fresh, args, clients)
                 creation.append(creation_cost(root))
                 print(f"  file creation before repeat {r + 1}: {creation[-1]:.0f} us of system time", file=sys.stderr)
-                logged = dict.fromkeys((t.name for t in running), 0)
                 seconds = dict.fromkeys((t.name for t in running), 0.0)
                 for n, files in enumerate(small_rounds):
                     for target in running:
-                        count, wall = target.small(clients, pool, files, f"small-{r}-{n}")
-                        logged[target.name] += count
-                        seconds[target.name] += wall
+                        seconds[target.name] += target.small(clients, pool, files, f"small-{r}-{n}")
+                logged = sum(len(files) for files in small_rounds)
                 for target in running:
-                    target.figures.small.setdefault(clients, []).append(logged[target.name] / seconds[target.name])
+                    target.figures.small.setdefault(clients, []).append(logged / seconds[target.name])
                     target.large(clients, pool, fresh, r)
                 # The inputs stay until the end: see the module docstring.
     finally:

@@ -29,8 +29,8 @@ from ._io import read_all
 from .locks import FileLock, fsync_dir, writer_lock
 
 _OID = re.compile(rb"[0-9a-f]{40}")
-# Refs whose writer lock a thread holds -> directories to fsync when it is released.
-_HeldRefs = dict[str, list[Path]]
+# Refs whose writer lock a thread holds -> whether a swap under it awaits its directory fsync.
+_HeldRefs = dict[str, bool]
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,8 @@ class GitRefPort(RefPort):
         self._fsync = fsync
         self._guard = guard
         self._packed_cache: tuple[tuple[int, int, int], dict[str, bytes]] | None = None
-        # Per thread: the refs whose writer lock the thread holds, each with the directories
-        # of swaps made under it whose renames are made durable when the lock is released.
+        # Per thread: the refs whose writer lock the thread holds, and whether a swap made under
+        # it still needs its rename made durable (done when the lock is released).
         self._held = threading.local()
 
     # ------------------------------------------------------------------ reading
@@ -157,15 +157,13 @@ class GitRefPort(RefPort):
         held = self._held_refs()
         if name in held:
             raise RuntimeError(f"the writer lock of ref {name!r} is already held by this thread")
-        swapped: list[Path] = []
-        held[name] = swapped
+        held[name] = False
         try:
             with writer_lock(self._dir, name, timeout=self._lock_timeout):
                 yield
         finally:
-            del held[name]
-            for directory in dict.fromkeys(swapped):
-                fsync_dir(directory)
+            if held.pop(name):
+                fsync_dir(self._path(name).parent)
 
     def _held_refs(self) -> _HeldRefs:
         held: _HeldRefs | None = getattr(self._held, "refs", None)
@@ -197,12 +195,11 @@ class GitRefPort(RefPort):
                     return True
                 if path.is_dir():
                     raise self._conflict(name)
-                deferred = self._held_refs().get(name)
-                if deferred is not None and self._fsync:
-                    lock.commit(new + b"\n", sync_dir=False)
-                    deferred.append(path.parent)
-                else:
-                    lock.commit(new + b"\n")
+                held = self._held_refs()
+                defer = self._fsync and name in held
+                lock.commit(new + b"\n", sync_dir=not defer)
+                if defer:
+                    held[name] = True
             return True
         finally:
             if new is None:
