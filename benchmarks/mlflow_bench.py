@@ -23,6 +23,13 @@ concurrent clients:
   (MB/s, 1 MB = 10^6 bytes), with the peak RSS summed over the server's process tree,
   sampled every 50 ms, and its idle RSS for reference.
 
+A second table gives the CPU each upload workload took: the server's processes' (read from
+``/proc`` for its process group) and the clients' (``getrusage`` in each client), per small
+file and per GiB uploaded. With one client, client and server take turns, so a small file's
+wall time is about the sum of the two; these columns say where a target's time goes, and how
+much CPU a workload needs against the 2 cores of a CI VM. The server's figure includes what its
+idle processes use during the workload's untimed 2 s start margin.
+
 Every repeat uploads random files made for it, so no store can deduplicate them against an
 earlier repeat's. Before each repeat it also measures what creating a file costs on the
 stores' filesystem (system time), since that moves within minutes on some VMs and weighs on
@@ -42,6 +49,7 @@ import argparse
 import contextlib
 import multiprocessing as mp
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -52,7 +60,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +96,24 @@ def _tree_rss(pgid: int) -> int:
         except (OSError, IndexError, ValueError):
             continue
     return total
+
+
+def _tree_cpu(pgid: int) -> tuple[float, float]:
+    """User and system CPU seconds used so far by the live processes of process group ``pgid``."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    user = system = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid:  # fields 14 and 15 of /proc/pid/stat: utime, stime
+                user += int(fields[11])
+                system += int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return user / ticks, system / ticks
 
 
 class Server:
@@ -136,6 +162,10 @@ class Server:
     def idle_rss(self) -> int:
         return _tree_rss(self.process.pid)
 
+    def cpu(self) -> tuple[float, float]:
+        """User and system CPU seconds the server's processes have used so far."""
+        return _tree_cpu(self.process.pid)
+
     def stop(self) -> None:
         self._stop.set()
         with contextlib.suppress(ProcessLookupError):
@@ -172,13 +202,16 @@ def _wait_until(start_at: float) -> None:
         time.sleep(delay)
 
 
-def _log_files(url: str, run_id: str, files: list[str], artifact_dir: str, start_at: float) -> float:
+def _log_files(url: str, run_id: str, files: list[str], artifact_dir: str, start_at: float) -> tuple[float, float, float]:
+    """Log ``files``; return the end time and the user and system CPU seconds the client spent."""
     _init_client(url)
     _wait_until(start_at)
     assert _client is not None
+    before = resource.getrusage(resource.RUSAGE_SELF)
     for path in files:
         _client.log_artifact(run_id, path, artifact_dir)
-    return time.time()
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    return time.time(), after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
 
 
 def _download(url: str, run_id: str, artifact_path: str, dest: str, start_at: float) -> tuple[float, int]:
@@ -211,6 +244,37 @@ class Figures:
     down: dict[int, list[float]] = field(default_factory=dict)
     peak: dict[int, list[int]] = field(default_factory=dict)
     idle: int = 0
+    #: Per repeat, CPU seconds per small file and per GiB uploaded (see :class:`Cpu`).
+    small_cpu: dict[int, list[Cpu]] = field(default_factory=dict)
+    up_cpu: dict[int, list[Cpu]] = field(default_factory=dict)
+
+
+@dataclass
+class Cpu:
+    """CPU seconds spent on a workload: the server's processes' and all the clients' together."""
+
+    server_user: float = 0.0
+    server_system: float = 0.0
+    client_user: float = 0.0
+    client_system: float = 0.0
+
+    def __add__(self, other: Cpu) -> Cpu:
+        return Cpu(*(a + b for a, b in zip(self.fields(), other.fields(), strict=True)))
+
+    def __truediv__(self, amount: float) -> Cpu:
+        return Cpu(*(a / amount for a in self.fields()))
+
+    def fields(self) -> tuple[float, float, float, float]:
+        return self.server_user, self.server_system, self.client_user, self.client_system
+
+    @classmethod
+    def around(cls, server: Server, workload: Callable[[], tuple[float, list[Any]]]) -> tuple[float, Cpu]:
+        """Run ``workload()`` (a :func:`_parallel` of :func:`_log_files`); return its result and its CPU."""
+        before = server.cpu()
+        wall, ends = workload()
+        after = server.cpu()
+        cpu = cls(after[0] - before[0], after[1] - before[1], sum(e[1] for e in ends), sum(e[2] for e in ends))
+        return wall, cpu
 
 
 def _make_files(directory: Path, count: int, size: int) -> list[str]:
@@ -247,15 +311,14 @@ class Target:
         for clients, pool in pools.items():
             _parallel(pool, _log_files, [(self.server.url, run_id, [sample], f"warm/{clients}-{i}") for i in range(clients)])
 
-    def small(self, clients: int, pool: ProcessPoolExecutor, files: list[str], label: str) -> float:
-        """Log ``files`` (split between ``clients``) into a new run; return the wall seconds."""
+    def small(self, clients: int, pool: ProcessPoolExecutor, files: list[str], label: str) -> tuple[float, Cpu]:
+        """Log ``files`` (split between ``clients``) into a new run; return the wall seconds and the CPU."""
         run_id = self.client.create_run(self.experiment).info.run_id
         shares = [files[i::clients] for i in range(clients)]
-        wall, _ = _parallel(
-            pool, _log_files, [(self.server.url, run_id, share, f"{label}/c{i}") for i, share in enumerate(shares)]
-        )
+        args = [(self.server.url, run_id, share, f"{label}/c{i}") for i, share in enumerate(shares)]
+        wall, cpu = Cpu.around(self.server, lambda: _parallel(pool, _log_files, args))
         print(f"  {self.name} clients={clients} {label}: {len(files) / wall:.0f} files/s", file=sys.stderr)
-        return float(wall)
+        return float(wall), cpu
 
     def large(self, clients: int, pool: ProcessPoolExecutor, inputs: Path, r: int) -> None:
         """One repeat of the large-file workloads (up, then down) with ``clients`` concurrent clients."""
@@ -264,8 +327,10 @@ class Target:
         run_id = self.client.create_run(self.experiment).info.run_id
         total = sum(os.path.getsize(p) for p in large_files)
         with self.server.peak_rss() as peak_up:
-            wall, _ = _parallel(pool, _log_files, [(url, run_id, [p], "large") for p in large_files])
+            args = [(url, run_id, [p], "large") for p in large_files]
+            wall, cpu = Cpu.around(self.server, lambda: _parallel(pool, _log_files, args))
         figures.up.setdefault(clients, []).append(total / wall / 1e6)
+        figures.up_cpu.setdefault(clients, []).append(cpu / (total / 2**30))
         dests = []
         for i in range(clients):
             d = self.workdir / f"down-{clients}-{r}-{i}"
@@ -332,12 +397,16 @@ def measure_all(
                 creation.append(creation_cost(root))
                 print(f"  file creation before repeat {r + 1}: {creation[-1]:.0f} us of system time", file=sys.stderr)
                 seconds = dict.fromkeys((t.name for t in running), 0.0)
+                cpu = {t.name: Cpu() for t in running}
                 for n, files in enumerate(small_rounds):
                     for target in running:
-                        seconds[target.name] += target.small(clients, pool, files, f"small-{r}-{n}")
+                        wall, used = target.small(clients, pool, files, f"small-{r}-{n}")
+                        seconds[target.name] += wall
+                        cpu[target.name] += used
                 logged = sum(len(files) for files in small_rounds)
                 for target in running:
                     target.figures.small.setdefault(clients, []).append(logged / seconds[target.name])
+                    target.figures.small_cpu.setdefault(clients, []).append(cpu[target.name] / logged)
                     target.large(clients, pool, fresh, r)
                 # The inputs stay until the end: see the module docstring.
     finally:
@@ -381,6 +450,28 @@ def table(results: dict[str, Figures], large: str = "1 GiB", baseline: str = "bu
         for clients in sorted(fig.small):
             ratios = " / ".join(f"{r:.2f}" for r in _paired(fig.small[clients], base.small[clients]))
             lines.append(f"- {name}, {clients} client(s): {ratios}")
+    return "\n".join(lines)
+
+
+def cpu_table(results: dict[str, Figures], large: str = "1 GiB") -> str:
+    """Where the time goes: median CPU per small file and per GiB uploaded, server and clients.
+
+    With one client a request's wall time is close to the client's plus the server's CPU for it
+    (the two take turns), so these columns say what a target's small-file rate is made of.
+    """
+    lines = [
+        "| target | clients | small file: server user / system ms | clients user / system ms "
+        f"| {large} up: server user / system s per GiB | clients user / system s per GiB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, fig in results.items():
+        for clients in sorted(fig.small_cpu):
+            s = [_med([c.fields()[i] for c in fig.small_cpu[clients]]) * 1e3 for i in range(4)]
+            u = [_med([c.fields()[i] for c in fig.up_cpu[clients]]) for i in range(4)]
+            lines.append(
+                f"| {name} | {clients} | {s[0]:.2f} / {s[1]:.2f} | {s[2]:.2f} / {s[3]:.2f} "
+                f"| {u[0]:.2f} / {u[1]:.2f} | {u[2]:.2f} / {u[3]:.2f} |"
+            )
     return "\n".join(lines)
 
 
@@ -443,10 +534,13 @@ def main() -> None:
             config.write_text("\n".join(lines))
             os.environ["ARTIFACTSTORE_CONFIG"] = str(config)  # inherited by the servers
         results, creation = measure_all(targets, root, pools, args, sample)
+        large = f"{args.large_mib // 1024} GiB" if args.large_mib % 1024 == 0 else f"{args.large_mib} MiB"
         output = (
             f"MLflow proxied artifacts, {args.small_files} x {args.small_kib} KiB and {args.large_mib} MiB, "
             f"median of {args.repeat}, {args.workers} server workers, {os.cpu_count()} CPUs\n\n"
-            + table(results, f"{args.large_mib // 1024} GiB" if args.large_mib % 1024 == 0 else f"{args.large_mib} MiB")
+            + table(results, large)
+            + "\n\nCPU, medians over the repeats (server: all its processes; clients: all of them together):\n\n"
+            + cpu_table(results, large)
             + "\n\nSystem time to create one file on the stores' filesystem, before each repeat (us): "
             + " / ".join(f"{c:.0f}" for c in creation)
         )
