@@ -98,6 +98,13 @@ def parse_uri(uri: str, *, create: bool = False) -> StoreURI:
             location, sub = f"{location.rstrip('/')}/{sub.strip('/')}", ""
     if not location:
         raise InvalidURI(f"URI {uri!r} names no store location")
+    if "?" in location:
+        # Read as a path, "?fsync=false" would silently become part of the store's name.
+        raise InvalidURI(
+            f"URI {uri!r} has '?' in its store location {location!r}, but store URIs take no query string; "
+            "give store options as keyword arguments of artifactstore.open() or as the 'options' of a named store "
+            f"in {str(config_path())!r}"
+        )
     sub = sub.strip("/")
     if sub:
         validate_path(sub, what=f"path in URI {uri!r}")

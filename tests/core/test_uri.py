@@ -40,6 +40,21 @@ def test_bad_uris_are_named() -> None:
         parse_uri("artifactstore+memory://demo/a/../b")
 
 
+@pytest.mark.parametrize(
+    "uri",
+    ["artifactstore+git:///{tmp}/store?fsync=false", "artifactstore+git:///{tmp}/store?x@main/a", "artifactstore+memory://demo?x=1"],
+)
+def test_a_query_string_is_refused_not_made_part_of_the_store_name(uri: str, tmp_path: Path) -> None:
+    uri = uri.format(tmp=tmp_path)
+    with pytest.raises(InvalidURI, match=r"'\?' in its store location .* no query string; give store options as keyword"):
+        artifactstore.open(uri, create=True)
+    assert list(tmp_path.iterdir()) == []  # nothing was created
+
+
+def test_a_question_mark_inside_the_store_is_an_ordinary_path_character() -> None:
+    assert parse_uri("artifactstore+memory://demo@main/what?.txt").path == "what?.txt"
+
+
 def test_unknown_backend_lists_installed_ones() -> None:
     with pytest.raises(UnknownBackend, match="installed backends: .*memory"):
         parse_uri("artifactstore+nosuch://x")
