@@ -17,7 +17,7 @@ from mlflow.store.artifact.artifact_repository_registry import _artifact_reposit
 
 import artifactstore
 from artifactstore.mlflow import ArtifactStoreRepository, clear_store_cache, open_cached, store_cache
-from artifactstore.mlflow.streams import AHEAD, BLOCK, AsyncChunkReader
+from artifactstore.mlflow.streams import AHEAD, BLOCK, SHARED_AHEAD, AsyncChunkReader, shared_credits
 
 RUN = "0123456789abcdef0123456789abcdef"
 BAD_PATHS = ["a/./b", "..\\..\\x", ".git/config", "C:foo", "n" * 2000, "/etc/passwd", "a//b", "a/../b", "x/.GIT/y"]
@@ -237,28 +237,59 @@ def test_async_stream_with_a_bad_name_fails_before_reading(repo: ArtifactStoreRe
     assert pulled == []
 
 
-def test_async_reader_reads_ahead_a_bounded_number_of_blocks() -> None:
-    produced = 0
-
+def _counting_chunks(count: int, produced: list[int]) -> AsyncIterator[bytes]:
     async def chunks() -> AsyncIterator[bytes]:
-        nonlocal produced
-        for _ in range(100):
-            produced += 65536
+        for _ in range(count):
+            produced[0] += 65536
             yield b"a" * 65536
 
-    async def main() -> tuple[int, int]:
-        reader = AsyncChunkReader(chunks(), asyncio.get_running_loop())
+    return chunks()
+
+
+def test_a_lone_async_reader_reads_ahead_its_own_and_the_shared_blocks_and_no_more() -> None:
+    produced = [0]
+    lone = AHEAD + SHARED_AHEAD
+
+    async def main() -> tuple[int, int, int]:
+        loop = asyncio.get_running_loop()
+        reader = AsyncChunkReader(_counting_chunks(16 * (lone + 8), produced), loop)
         first = await asyncio.to_thread(reader.read, 10)
-        await asyncio.sleep(0.2)  # the pump runs ahead while the reader is busy, up to its bound
-        seen = produced
+        await asyncio.sleep(0.3)  # the pump runs ahead while the reader is busy, up to its bound
+        seen = produced[0]
         rest = await asyncio.to_thread(reader.read)
         reader.close()
-        return len(first) + len(rest), seen
+        await asyncio.sleep(0)  # the close hands the credits back on the loop
+        return len(first) + len(rest), seen, shared_credits(loop).free
 
-    total, while_busy = asyncio.run(main())
-    assert total == 100 * 65536
-    # one block taken by the reader, AHEAD more waiting for it, one chunk being gathered
-    assert 2 * BLOCK <= while_busy <= (AHEAD + 1) * BLOCK + 65536
+    total, while_busy, free_after = asyncio.run(main())
+    assert total == 16 * (lone + 8) * 65536
+    # one block taken by the reader, AHEAD + SHARED_AHEAD more waiting for it, one chunk being gathered
+    assert lone * BLOCK <= while_busy <= (lone + 1) * BLOCK + 65536
+    assert free_after == SHARED_AHEAD
+
+
+def test_async_readers_of_one_loop_share_the_shared_blocks_and_an_abandoned_one_gives_them_back() -> None:
+    produced = [0]
+
+    async def main() -> tuple[int, int, int]:
+        loop = asyncio.get_running_loop()
+        readers = [AsyncChunkReader(_counting_chunks(16 * 64, produced), loop) for _ in range(3)]
+        for reader in readers:
+            await asyncio.to_thread(reader.read, 10)
+        await asyncio.sleep(0.3)
+        seen = produced[0]
+        free_while_busy = shared_credits(loop).free
+        for reader in readers:  # abandoned mid-upload: a failed commit closes its reader unread
+            reader.close()
+        await asyncio.sleep(0)
+        return seen, free_while_busy, shared_credits(loop).free
+
+    while_busy, free_while_busy, free_after = asyncio.run(main())
+    assert free_while_busy == 0
+    # each reader: one block taken, AHEAD waiting, one chunk being gathered; SHARED_AHEAD among them
+    assert while_busy <= (3 * (AHEAD + 1) + SHARED_AHEAD) * BLOCK + 3 * 65536
+    assert while_busy >= (3 * AHEAD + SHARED_AHEAD) * BLOCK
+    assert free_after == SHARED_AHEAD
 
 
 def test_async_reader_propagates_client_disconnects() -> None:
