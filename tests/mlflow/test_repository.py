@@ -6,6 +6,7 @@ import asyncio
 import io
 import os
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -246,6 +247,16 @@ def _counting_chunks(count: int, produced: list[int]) -> AsyncIterator[bytes]:
     return chunks()
 
 
+async def _until_pulled(produced: list[int], at_least: int) -> int:
+    """Wait (up to 10 s on a loaded machine) until ``at_least`` bytes were pulled, then a little
+    longer to see whether the pump goes beyond; return what it pulled."""
+    deadline = time.monotonic() + 10
+    while produced[0] < at_least and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.2)
+    return produced[0]
+
+
 def test_a_lone_async_reader_reads_ahead_its_own_and_the_shared_blocks_and_no_more() -> None:
     produced = [0]
     lone = AHEAD + SHARED_AHEAD
@@ -254,8 +265,7 @@ def test_a_lone_async_reader_reads_ahead_its_own_and_the_shared_blocks_and_no_mo
         loop = asyncio.get_running_loop()
         reader = AsyncChunkReader(_counting_chunks(16 * (lone + 8), produced), loop)
         first = await asyncio.to_thread(reader.read, 10)
-        await asyncio.sleep(0.3)  # the pump runs ahead while the reader is busy, up to its bound
-        seen = produced[0]
+        seen = await _until_pulled(produced, lone * BLOCK)  # the pump runs ahead while the reader is busy
         rest = await asyncio.to_thread(reader.read)
         reader.close()
         await asyncio.sleep(0)  # the close hands the credits back on the loop
@@ -276,8 +286,7 @@ def test_async_readers_of_one_loop_share_the_shared_blocks_and_an_abandoned_one_
         readers = [AsyncChunkReader(_counting_chunks(16 * 64, produced), loop) for _ in range(3)]
         for reader in readers:
             await asyncio.to_thread(reader.read, 10)
-        await asyncio.sleep(0.3)
-        seen = produced[0]
+        seen = await _until_pulled(produced, (3 * AHEAD + SHARED_AHEAD) * BLOCK)
         free_while_busy = shared_credits(loop).free
         for reader in readers:  # abandoned mid-upload: a failed commit closes its reader unread
             reader.close()
