@@ -78,17 +78,25 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _tree_rss(pgid: int) -> int:
-    total = 0
+def _group_stats(pgid: int) -> Iterator[tuple[str, list[str]]]:
+    """``(pid, fields of /proc/<pid>/stat after the command name)`` of each live process of group ``pgid``."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[2]) != pgid:  # field 5 (pgrp) of /proc/pid/stat
-                continue
-            with open(f"/proc/{entry}/status") as f:
+            if int(fields[2]) == pgid:  # field 5 (pgrp) of /proc/pid/stat
+                yield entry, fields
+        except (OSError, IndexError, ValueError):
+            continue
+
+
+def _tree_rss(pgid: int) -> int:
+    total = 0
+    for pid, _fields in _group_stats(pgid):
+        try:
+            with open(f"/proc/{pid}/status") as f:
                 for line in f:
                     if line.startswith("VmRSS:"):
                         total += int(line.split()[1]) * 1024
@@ -102,17 +110,9 @@ def _tree_cpu(pgid: int) -> tuple[float, float]:
     """User and system CPU seconds used so far by the live processes of process group ``pgid``."""
     ticks = os.sysconf("SC_CLK_TCK")
     user = system = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid:  # fields 14 and 15 of /proc/pid/stat: utime, stime
-                user += int(fields[11])
-                system += int(fields[12])
-        except (OSError, IndexError, ValueError):
-            continue
+    for _pid, fields in _group_stats(pgid):
+        user += int(fields[11])  # fields 14 and 15 of /proc/pid/stat: utime, stime
+        system += int(fields[12])
     return user / ticks, system / ticks
 
 
