@@ -99,6 +99,7 @@ class AsyncChunkReader(io.RawIOBase):
         self._own = AHEAD
         self._borrowed: deque[bool] = deque()
         self._gone = False
+        self._pool: _SharedCredits | None = None  # the loop's, taken when the pump starts on it
         self._buffer = memoryview(head)  # bytes already pulled from ``chunks``, read first
         self._eof = False
         self._pump = asyncio.run_coroutine_threadsafe(self._run_pump(chunks), loop)
@@ -108,7 +109,8 @@ class AsyncChunkReader(io.RawIOBase):
 
     async def _credit(self) -> None:
         """Wait for a credit to pull one more block: one of ours, else a shared one."""
-        shared = shared_credits(self._loop)
+        shared = self._pool
+        assert shared is not None
         while True:
             if self._gone:
                 raise asyncio.CancelledError
@@ -126,22 +128,24 @@ class AsyncChunkReader(io.RawIOBase):
 
     def _release_credit(self) -> None:
         """The reader took a block: its credit goes back where it came from (on the loop)."""
-        if not self._borrowed:
+        if not self._borrowed or self._pool is None:
             return  # already given back by _give_back_all
         if self._borrowed.popleft():
-            shared_credits(self._loop).give_back(1)
+            self._pool.give_back(1)
         else:
             self._own += 1
-            shared_credits(self._loop).changed.set()  # wakes our pump if it waits
+            self._pool.changed.set()  # wakes our pump if it waits
 
     def _give_back_all(self) -> None:
         """Closed: return the shared credits of the blocks nobody will take (on the loop)."""
         self._gone = True
         borrowed = sum(self._borrowed)
         self._borrowed.clear()
-        shared_credits(self._loop).give_back(borrowed)
+        if self._pool is not None:
+            self._pool.give_back(borrowed)
 
     async def _run_pump(self, chunks: AsyncIterable[bytes]) -> None:
+        self._pool = shared_credits(self._loop)
         iterator = chunks.__aiter__()
         try:
             while True:
