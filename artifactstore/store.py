@@ -20,6 +20,10 @@ suite reads to skip what a backend does not claim:
 ``bounded_memory``
     Large files stream through a fixed-size buffer; a 256 MiB file never sits in memory
     (false for the memory backend, which keeps content in memory by design).
+``local_files``
+    Each file above the inline threshold is one ordinary local file that
+    :meth:`ArtifactStore.local_path` names, so a server can send it as it is (git's LFS
+    objects). Stores without it answer ``None`` there without reading anything.
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 DEFAULT_BRANCH = "main"
+#: The capability class attributes, as the conformance suite and ``artifactstore backends`` name them.
+CAPABILITIES = ("persistent", "cross_process", "chunk_dedup", "bounded_memory", "local_files")
 COPY_CHUNK = 1024 * 1024
 
 
@@ -70,6 +76,7 @@ class ArtifactStore(ABC):
     cross_process: ClassVar[bool] = False
     chunk_dedup: ClassVar[bool] = False
     bounded_memory: ClassVar[bool] = True
+    local_files: ClassVar[bool] = False
 
     default_branch: str = DEFAULT_BRANCH
 
@@ -112,6 +119,23 @@ class ArtifactStore(ABC):
         :class:`~artifactstore.errors.IntegrityError` on a mismatch. Backends with a
         remote content store (s3, xet) fetch only the ranges read after a ``seek()``.
         """
+
+    def local_path(self, path: str, *, rev: str | None = None) -> Path | None:
+        """A file on this machine holding exactly the bytes of the file at ``path``, or ``None``.
+
+        For servers that can send a file straight from disk (MLflow's proxy does). Only git
+        has such files: a file above the inline threshold is its own Git LFS object, whose
+        name is the SHA-256 computed when it was written. Its size is checked here; its hash
+        is not recomputed (that is :meth:`open`'s and :meth:`fsck`'s job), so a caller that
+        must verify every read uses :meth:`open`. Small git files (packed into git objects)
+        and every file of the xet, s3 and memory backends give ``None``. The file is shared
+        and read-only; it can vanish only when :meth:`gc` reclaims content that no commit
+        references. Raises :class:`~artifactstore.errors.IsADirectory` for a directory and
+        :class:`~artifactstore.errors.NotFound` for a missing path.
+        """
+        if self.stat(path, rev=rev).kind == "dir":
+            raise IsADirectory(f"{path!r} is a directory, not a file")
+        return None  # no backend without local_files keeps a file per content
 
     @abstractmethod
     def stat(self, path: str, *, rev: str | None = None) -> Entry:

@@ -9,11 +9,10 @@ from rich.text import Text
 
 from ..errors import ArtifactStoreError
 from ..registry import KNOWN_BACKENDS, get_registry
+from ..store import CAPABILITIES
 from ._app import main
 from ._common import open_store, reports_errors
 from ._output import Output, json_option, print_json
-
-CAPABILITIES = ("persistent", "cross_process", "chunk_dedup", "bounded_memory")
 
 
 def backend_rows() -> list[dict[str, Any]]:

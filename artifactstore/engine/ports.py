@@ -19,6 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import BinaryIO
 
 
@@ -133,6 +134,16 @@ class ContentPort(ABC):
     @abstractmethod
     def open(self, info: ContentInfo) -> BinaryIO:
         """A seekable binary stream over the content. The engine verifies the SHA-256."""
+
+    def local_file(self, info: ContentInfo) -> Path | None:
+        """The file on this machine that holds exactly the content's bytes, or ``None``.
+
+        Only a backend that keeps each content as one ordinary, never-modified file returns
+        one (git's LFS object); the default, for content kept in chunks or remotely (xet, s3,
+        memory), is ``None``. Raise :class:`KeyError` when the content should be such a file
+        and is missing. The caller must not write to it.
+        """
+        return None
 
     @abstractmethod
     def contains(self, info: ContentInfo) -> bool:

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import BinaryIO
 
 from dulwich.objects import Blob, ObjectID
@@ -28,6 +29,7 @@ from ..errors import (
     ArtifactStoreError,
     Conflict,
     HeadMoved,
+    IntegrityError,
     InvalidInput,
     InvalidPath,
     InvalidRevision,
@@ -186,6 +188,27 @@ class EngineStore(ArtifactStore):
         except KeyError:
             raise NotFound(f"content {sha256} of {path!r} is missing from the content store; run 'artifactstore fsck'") from None
         return VerifiedReader(inner, sha256=sha256, size=size, label=f"content of {path!r} ({sha256[:12]})")  # type: ignore[return-value]
+
+    def local_path(self, path: str, *, rev: str | None = None) -> Path | None:
+        item, _ = self._item(path, rev)
+        if item.is_dir:
+            raise IsADirectory(f"{path!r} is a directory, not a file")
+        size, sha256, info, _ = self._file_info(item)
+        if info is None:
+            return None  # kept inline in a git blob: no file of its own
+        try:
+            local = self.content.local_file(info)
+        except KeyError:
+            raise NotFound(f"content {sha256} of {path!r} is missing from the content store; run 'artifactstore fsck'") from None
+        if local is None:
+            return None
+        found = local.stat().st_size
+        if found != size:
+            raise IntegrityError(
+                f"content of {path!r} ({sha256[:12]}) in {str(local)!r} holds {found} bytes, not the {size} "
+                "its pointer records; run 'artifactstore fsck'"
+            )
+        return local
 
     def list(self, path: str = "", *, rev: str | None = None, recursive: bool = False) -> builtins.list[Entry]:
         item, ops = self._item(path, rev)

@@ -38,6 +38,7 @@ from ..store import ArtifactStore
 from ..values import Commit, Entry
 from .errors import translated
 from .paths import commit_message, directory_arg, store_path
+from .serving import served_name, verify_every_download
 from .store_cache import open_cached
 from .streams import BLOCK, AsyncChunkReader, read_head
 
@@ -161,6 +162,28 @@ class ArtifactStoreRepository(ArtifactRepository, StreamUploadMixin):  # type: i
         with translated():
             path = store_path(self._root, remote_file_path)
             self._store.download(path, local_path)
+
+    def get_local_path(self, artifact_path: str) -> str | None:
+        """A local file MLflow's server may send as is, or ``None`` to have it downloaded first.
+
+        Only git files above the inline threshold have one (their Git LFS object, reached
+        through a link named like the artifact: see :mod:`.serving`); its size is checked,
+        its SHA-256 is not recomputed. ``None`` for small git files, for every file of the
+        other backends, and for all files when ``ARTIFACTSTORE_MLFLOW_VERIFY_DOWNLOADS=1``.
+        A directory is refused (HTTP 400), a missing path is HTTP 404.
+        """
+        if verify_every_download() or not type(self._store).local_files:
+            return None  # (before any lookup: this runs on the server's event loop)
+        with translated():
+            path = store_path(self._root, artifact_path)
+            local = self._store.local_path(path)
+        if local is None:
+            return None
+        try:
+            return served_name(local, posixpath.basename(path))
+        except OSError as exc:
+            log.warning("sending %s through a temporary copy: cannot link to %s (%s)", path, local, exc)
+            return None
 
     def download_artifacts(self, artifact_path: str | None, dst_path: str | None = None) -> str:
         """Download a file or directory, all read at one revision, and return its local path.

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import pytest
 
+from artifactstore.store import CAPABILITIES
+
 if TYPE_CHECKING:
     from artifactstore import ArtifactStore
 
@@ -22,7 +24,6 @@ Corrupter = Callable[["ArtifactStore", str], None]
 CHUNK = 1024 * 1024
 #: Used when a store does not say where its inline threshold is (non-engine backends).
 FALLBACK_INLINE_THRESHOLD = 1024 * 1024
-CAPABILITIES = ("persistent", "cross_process", "chunk_dedup", "bounded_memory")
 
 
 def sha256_hex(data: bytes) -> str:

@@ -11,7 +11,7 @@ import pytest
 
 import artifactstore
 from artifactstore import ArtifactStore, NotFound, Put
-from artifactstore.errors import NotADirectory
+from artifactstore.errors import IsADirectory, NotADirectory
 
 from .fixtures import StoreFixtures
 from .helpers import SAMPLE_TREE, big_size, put_sample, require, seeded_bytes, sha256_hex
@@ -171,6 +171,25 @@ class ReadTests(StoreFixtures):
         with pytest.raises(NotFound):
             store.download("missing", tmp_path / "x")
         assert not (tmp_path / "x").exists()
+
+    def test_local_path_is_none_or_a_file_with_exactly_the_bytes(self, store: ArtifactStore) -> None:
+        put_sample(store)
+        big = seeded_bytes(big_size(store), seed=7)
+        store.put_bytes("model/weights.bin", big)
+        old = store.resolve()
+        store.put_bytes("model/weights.bin", b"replaced")
+        local = store.local_path("model/weights.bin", rev=old)
+        if type(store).local_files:
+            assert local is not None
+            assert local.read_bytes() == big
+        else:
+            assert local is None
+        small = store.local_path("data/train.csv")  # an inline file may or may not have one
+        assert small is None or small.read_bytes() == SAMPLE_TREE["data/train.csv"]
+        with pytest.raises(IsADirectory):
+            store.local_path("model")
+        with pytest.raises(NotFound):
+            store.local_path("model/missing.bin")
 
     def test_reopening_by_uri_sees_the_same_history(self, store: ArtifactStore) -> None:
         head = put_sample(store)

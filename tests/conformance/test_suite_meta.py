@@ -32,6 +32,7 @@ from artifactstore import ArtifactStore
 from artifactstore.backends.memory import MemoryObjects, MemoryStore, forget
 from artifactstore.engine import StoredObject
 from artifactstore.hookspecs import Hookspecs
+from artifactstore.store import CAPABILITIES
 
 SUITE_DIR = Path(artifactstore_conformance.__file__).parent
 #: The concrete methods the issue names besides the abstract ones.
@@ -174,7 +175,7 @@ def test_every_hookspec_is_documented() -> None:
 def test_capability_gate_skips_with_the_capability_named() -> None:
     store = artifactstore.open(f"artifactstore+memory://meta-{uuid.uuid4().hex}")
     try:
-        for capability in ("persistent", "cross_process", "chunk_dedup", "bounded_memory"):
+        for capability in CAPABILITIES:
             with pytest.raises(pytest.skip.Exception, match=capability):
                 require(store, capability)
         with pytest.raises(ValueError, match="unknown capability"):

@@ -309,3 +309,20 @@ def test_the_default_keeps_files_up_to_512_kib_inline_and_streams_larger_ones_to
     pointer = git(tmp_path / "s", "cat-file", "blob", "main:model/weights.bin")
     assert pointer.startswith("version https://git-lfs.github.com/spec/v1") and f"size {len(weights)}" in pointer
     assert store.read_bytes("plots/loss.png") == figure and store.read_bytes("model/weights.bin") == weights
+
+
+def test_local_path_is_the_lfs_object_with_its_size_checked(tmp_path: Path) -> None:
+    store = GitStore.from_location(str(tmp_path / "repo"), create=True, options={"inline_threshold": 4})
+    store.put_bytes("small.txt", b"tiny")
+    store.put_bytes("model.bin", b"0123456789")
+    assert store.local_path("small.txt") is None  # an ordinary git blob has no file of its own
+    local = store.local_path("model.bin")
+    digest = hashlib.sha256(b"0123456789").hexdigest()
+    assert local == tmp_path / "repo" / "lfs" / "objects" / digest[:2] / digest[2:4] / digest
+    os.chmod(local, 0o644)
+    local.write_bytes(b"012345678")  # truncated behind the store's back
+    with pytest.raises(IntegrityError, match=r"holds 9 bytes, not the 10"):
+        store.local_path("model.bin")
+    local.unlink()
+    with pytest.raises(NotFound, match=digest):
+        store.local_path("model.bin")

@@ -79,6 +79,18 @@ def http_request(url: str, method: str, path: str, body: bytes | None = None) ->
         conn.close()
 
 
+def http_get(url: str, path: str) -> tuple[int, dict[str, str], bytes]:
+    """GET ``path``: the status, the headers (lower-case names) and the body."""
+    parsed = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        conn.close()
+
+
 def artifact_url_path(path: str) -> str:
     """The proxied artifact endpoint for ``path``, every character percent-encoded (the server decodes once)."""
     return "/api/2.0/mlflow-artifacts/artifacts/" + urllib.parse.quote(path, safe="")

@@ -9,7 +9,10 @@ Direct mode runs on ``main`` through experiments whose artifact location is the 
 
 from __future__ import annotations
 
+import hashlib
+import random
 import subprocess
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +24,7 @@ import pytest
 from e2e_servers import ServerSpec, backend_installed, mlflow_servers, new_store_uri, write_entry_points
 from mlflow import MlflowClient
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+from mlflow.utils.mime_type_utils import _guess_mime_type
 
 import artifactstore
 
@@ -149,3 +153,41 @@ def test_trace_data_and_logged_models(git_env: GitEnv) -> None:
     MlflowClient(git_env.main_url).log_model_artifacts(model.model_id, str(src))
     store = artifactstore.open(git_env.store_uri)
     assert store.read_bytes(f"{experiment}/models/{model.model_id}/artifacts/weights.txt") == b"w"
+
+
+def test_large_files_are_sent_from_disk_with_the_built_in_headers(git_env: GitEnv) -> None:
+    client = MlflowClient(git_env.main_url)
+    run_id = client.create_run("0").info.run_id
+    big = 1024 * 1024 + 1  # above the inline threshold: Git LFS files
+    files = {
+        "table.csv": (b"id,score\n" + b"7,0.25\n" * big)[:big],
+        "weights.bin": random.Random(5).randbytes(big),
+        "notes.txt": b"small, kept in a git blob",
+    }
+    src = git_env.tmp / f"served-{run_id}"
+    src.mkdir()
+    for name, data in files.items():
+        (src / name).write_bytes(data)
+        client.log_artifact(run_id, str(src / name))
+    for name, data in files.items():
+        url_path = checks.artifact_url_path(f"0/{run_id}/artifacts/{name}")
+        status, headers, body = checks.http_get(git_env.main_url, url_path)
+        assert (status, body == data) == (200, True), (name, status, body[:200])
+        assert headers["content-type"].split(";")[0] == _guess_mime_type(name), name  # as the built-in sends it
+        if len(data) >= big:  # sent from disk: its length is known up front, no temporary copy was made
+            assert headers["content-length"] == str(len(data)), name
+        query = urllib.parse.urlencode({"path": name, "run_uuid": run_id})
+        status, _, body = checks.http_get(git_env.main_url, f"/get-artifact?{query}")  # the UI's route
+        assert (status, body == data) == (200, True), (name, status, body[:200])
+
+    # A file whose size no longer matches its pointer is refused, never sent
+    digest = hashlib.sha256(files["weights.bin"]).hexdigest()
+    lfs_file = Path(git_env.store_uri.split("://", 1)[1], "lfs", "objects", digest[:2], digest[2:4], digest)
+    lfs_file.chmod(0o644)
+    try:
+        lfs_file.write_bytes(files["weights.bin"][:-1])
+        status, _, body = checks.http_get(git_env.main_url, checks.artifact_url_path(f"0/{run_id}/artifacts/weights.bin"))
+        assert status >= 500 and b"artifactstore fsck" in body, (status, body[:300])
+    finally:
+        lfs_file.write_bytes(files["weights.bin"])
+        lfs_file.chmod(0o444)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import tempfile
 import threading
 import time
 import uuid
@@ -18,6 +19,7 @@ from mlflow.store.artifact.artifact_repository_registry import _artifact_reposit
 
 import artifactstore
 from artifactstore.mlflow import ArtifactStoreRepository, clear_store_cache, open_cached, store_cache
+from artifactstore.mlflow.serving import ENV_VERIFY_DOWNLOADS
 from artifactstore.mlflow.streams import AHEAD, BLOCK, SHARED_AHEAD, AsyncChunkReader, shared_credits
 
 RUN = "0123456789abcdef0123456789abcdef"
@@ -377,3 +379,60 @@ def test_unknown_backend_is_an_invalid_parameter() -> None:
     with pytest.raises(MlflowException) as info:
         ArtifactStoreRepository("artifactstore+nosuch://x/1")
     assert info.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def test_get_local_path_names_git_lfs_files_by_their_artifact_name(tmp_path: Path, monkeypatch) -> None:
+    pytest.importorskip("artifactstore_git", reason="the git backend (artifactstore-git) is not installed")
+    monkeypatch.delenv(ENV_VERIFY_DOWNLOADS, raising=False)
+    root = tmp_path / "repo"
+    artifactstore.open(f"artifactstore+git://{root}", create=True).close()
+    repo = ArtifactStoreRepository(f"artifactstore+git://{root}/1/{RUN}/artifacts")
+    table = b"id,score\n" + b"1,0.5\n" * 300_000  # above the 1 MiB inline threshold: an LFS file
+    (tmp_path / "table.csv").write_bytes(table)
+    (tmp_path / "MLmodel").write_bytes(b"flavors: {}\n")
+    repo.log_artifact(str(tmp_path / "table.csv"), "eval")
+    repo.log_artifact(str(tmp_path / "MLmodel"), "model")
+
+    local = repo.get_local_path("eval/table.csv")
+    assert local is not None
+    # MLflow guesses the Content-Type from this name, so it is the artifact's; the bytes are the LFS object's
+    assert os.path.basename(local) == "table.csv"
+    assert Path(local).read_bytes() == table
+    assert os.path.realpath(local).startswith(str(root / "lfs" / "objects"))
+    assert repo.get_local_path("eval/table.csv") == local  # served again through the same link
+    assert repo.get_local_path("model/MLmodel") is None  # a small file: MLflow downloads it first
+
+    with pytest.raises(MlflowException) as info:
+        repo.get_local_path("eval")
+    assert info.value.error_code == "INVALID_PARAMETER_VALUE"
+    with pytest.raises(MlflowException) as info:
+        repo.get_local_path("eval/missing.csv")
+    assert info.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    with pytest.raises(MlflowException) as info:
+        repo.get_local_path("eval/../../x")
+    assert info.value.error_code == "INVALID_PARAMETER_VALUE"
+
+    monkeypatch.setenv(ENV_VERIFY_DOWNLOADS, "1")
+    assert repo.get_local_path("eval/table.csv") is None  # every download verified through a copy
+
+
+def test_links_are_made_only_in_a_directory_no_one_else_can_change(tmp_path: Path, monkeypatch, caplog) -> None:
+    pytest.importorskip("artifactstore_git", reason="the git backend (artifactstore-git) is not installed")
+    monkeypatch.delenv(ENV_VERIFY_DOWNLOADS, raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    root = tmp_path / "repo"
+    artifactstore.open(f"artifactstore+git://{root}", create=True).put_bytes("w.bin", os.urandom(2 << 20))
+    repo = ArtifactStoreRepository(f"artifactstore+git://{root}")
+    local = repo.get_local_path("w.bin")
+    assert local is not None and local.startswith(str(tmp_path / "tmp"))
+    links = Path(local).parents[1]
+    assert links.stat().st_mode & 0o777 == 0o700
+    links.chmod(0o777)  # anyone could swap the links now: refuse it and send through a copy
+    assert repo.get_local_path("w.bin") is None
+    assert "is not a directory that only this user can change" in caplog.text
+
+
+def test_get_local_path_is_none_where_the_backend_keeps_no_file_per_content(repo: ArtifactStoreRepository) -> None:
+    repo.log_artifact_from_stream(io.BytesIO(os.urandom(3 << 20)), "weights.bin")
+    assert repo.get_local_path("weights.bin") is None

@@ -122,6 +122,13 @@ class LfsContentPort(ContentPort):
                 f"content {info.sha256} is missing from {str(self._objects)!r} (deleted, or never fetched: try 'git lfs fetch')"
             ) from None
 
+    def local_file(self, info: ContentInfo) -> Path:
+        """The LFS object file itself (read-only: written once, renamed into place, mode 0444)."""
+        path = self.path_of(info.sha256)
+        if not path.is_file():
+            raise KeyError(info.sha256)
+        return path
+
     def contains(self, info: ContentInfo) -> bool:
         return self.path_of(info.sha256).is_file()
 

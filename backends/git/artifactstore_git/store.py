@@ -68,6 +68,7 @@ class GitStore(EngineStore):
     cross_process = True
     chunk_dedup = False
     bounded_memory = True
+    local_files = True
 
     def __init__(
         self,

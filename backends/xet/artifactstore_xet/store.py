@@ -80,6 +80,7 @@ class XetStore(GitStore):
     cross_process = True
     chunk_dedup = True
     bounded_memory = True
+    local_files = False  # content lives in xorbs, not one file per content
 
     def __init__(
         self,
