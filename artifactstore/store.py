@@ -23,7 +23,7 @@ suite reads to skip what a backend does not claim:
 ``local_files``
     Each file above the inline threshold is one ordinary local file that
     :meth:`ArtifactStore.local_path` names, so a server can send it as it is (git's LFS
-    objects). Stores without it answer ``None`` there without reading anything.
+    objects). Stores without it answer ``None`` there, so the MLflow adapter does not ask them.
 """
 
 from __future__ import annotations
