@@ -68,27 +68,21 @@ def check_deleted_file_in_history(store_uri: str, run_dir: str, logged: LoggedRu
     assert old.stdout == logged.files["notes.txt"]
 
 
-def http_request(url: str, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+def http_exchange(url: str, method: str, path: str, body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
+    """One request: the status, the headers (lower-case names) and the body."""
     parsed = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
     try:
         conn.request(method, path, body=body)
         response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
-def http_get(url: str, path: str) -> tuple[int, dict[str, str], bytes]:
-    """GET ``path``: the status, the headers (lower-case names) and the body."""
-    parsed = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:
         conn.close()
+
+
+def http_request(url: str, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+    status, _, data = http_exchange(url, method, path, body)
+    return status, data
 
 
 def artifact_url_path(path: str) -> str:

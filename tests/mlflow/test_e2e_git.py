@@ -171,13 +171,13 @@ def test_large_files_are_sent_from_disk_with_the_built_in_headers(git_env: GitEn
         client.log_artifact(run_id, str(src / name))
     for name, data in files.items():
         url_path = checks.artifact_url_path(f"0/{run_id}/artifacts/{name}")
-        status, headers, body = checks.http_get(git_env.main_url, url_path)
+        status, headers, body = checks.http_exchange(git_env.main_url, "GET", url_path)
         assert (status, body == data) == (200, True), (name, status, body[:200])
         assert headers["content-type"].split(";")[0] == _guess_mime_type(name), name  # as the built-in sends it
         if len(data) >= big:  # sent from disk: its length is known up front, no temporary copy was made
             assert headers["content-length"] == str(len(data)), name
         query = urllib.parse.urlencode({"path": name, "run_uuid": run_id})
-        status, _, body = checks.http_get(git_env.main_url, f"/get-artifact?{query}")  # the UI's route
+        status, _, body = checks.http_exchange(git_env.main_url, "GET", f"/get-artifact?{query}")  # the UI's route
         assert (status, body == data) == (200, True), (name, status, body[:200])
 
     # A file whose size no longer matches its pointer is refused, never sent
@@ -186,7 +186,8 @@ def test_large_files_are_sent_from_disk_with_the_built_in_headers(git_env: GitEn
     lfs_file.chmod(0o644)
     try:
         lfs_file.write_bytes(files["weights.bin"][:-1])
-        status, _, body = checks.http_get(git_env.main_url, checks.artifact_url_path(f"0/{run_id}/artifacts/weights.bin"))
+        weights = checks.artifact_url_path(f"0/{run_id}/artifacts/weights.bin")
+        status, _, body = checks.http_exchange(git_env.main_url, "GET", weights)
         assert status >= 500 and b"artifactstore fsck" in body, (status, body[:300])
     finally:
         lfs_file.write_bytes(files["weights.bin"])
