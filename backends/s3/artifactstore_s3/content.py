@@ -11,7 +11,7 @@ from typing import Any, BinaryIO
 from artifactstore.engine.ports import ContentInfo, ContentPort
 
 from .connection import S3Connection, is_missing, is_precondition_failed, is_transient
-from .multipart import AlreadyStored, MultipartUpload, b64_sha256, part_sizes, read_exact
+from .multipart import AlreadyStored, HeadFirst, MultipartUpload, b64_sha256, part_sizes, read_exact
 from .objects import delete_keys, iter_listing
 from .reader import open_ranged
 
@@ -60,7 +60,9 @@ class S3ContentPort(ContentPort):
         first = read_exact(stream, self._first_part_size(size_hint))
         if len(first) < self._first_part_size(size_hint):
             return self._write_small(first)
-        return self._write_staged(stream, first, size_hint)
+        rest = HeadFirst(first, stream)
+        del first  # the upload holds the first part only until it is sent
+        return self._write_staged(rest, size_hint)
 
     def _write_small(self, data: bytes) -> ContentInfo:
         sha = hashlib.sha256(data).hexdigest()
@@ -94,16 +96,14 @@ class S3ContentPort(ContentPort):
             if size < first_size:
                 return self._write_small(f.read())
             try:
-                self._uploader().run(
-                    self.key(sha), f, size_hint=size, expected_sha256=sha, if_none_match=True, first=read_exact(f, first_size)
-                )
+                self._uploader().run(self.key(sha), f, size_hint=size, expected_sha256=sha, if_none_match=True)
             except AlreadyStored:
                 return ContentInfo(sha, size)
         return ContentInfo(sha, size, new_bytes=size)
 
-    def _write_staged(self, stream: BinaryIO, first: bytes, size_hint: int | None) -> ContentInfo:
+    def _write_staged(self, stream: HeadFirst, size_hint: int | None) -> ContentInfo:
         staging = self.conn.key("staging", uuid.uuid4().hex)
-        sha, size = self._uploader().run(staging, stream, first=first, size_hint=size_hint)
+        sha, size = self._uploader().run(staging, stream, size_hint=size_hint)
         try:
             if self._stored_size(sha) == size:
                 return ContentInfo(sha, size)

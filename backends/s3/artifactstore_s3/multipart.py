@@ -29,7 +29,7 @@ def part_sizes(size_hint: int | None, min_part: int = MIN_PART) -> Iterator[int]
     With a known size the part is ``max(min_part, size / 10,000)`` rounded up to a MiB. With
     an unknown size it starts at ``min_part`` and doubles every 1,000 parts (8 MiB parts give
     8 TiB in 10,000), so small streams use small parts and a memory bound of
-    ``part size x (concurrency + 1)``.
+    ``part size x (concurrency + 1)``: ``concurrency`` parts uploading and one being read.
     """
     base = min_part
     if size_hint:
@@ -41,7 +41,29 @@ def part_sizes(size_hint: int | None, min_part: int = MIN_PART) -> Iterator[int]
         number += 1
 
 
-def read_exact(stream: BinaryIO, size: int) -> bytes:
+class HeadFirst:
+    """``head``, then the rest of ``stream``; a read that takes all of ``head`` gets it with no copy kept.
+
+    The caller must drop its own reference to ``head`` (``del``): then the first part is freed
+    once it is uploaded, instead of living as long as the upload.
+    """
+
+    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+        self._head = head
+        self._stream = stream
+
+    def read(self, size: int) -> bytes:
+        head = self._head
+        if not head:
+            return self._stream.read(size)
+        if size >= len(head):
+            self._head = b""
+            return head
+        self._head = head[size:]
+        return head[:size]
+
+
+def read_exact(stream: BinaryIO | HeadFirst, size: int) -> bytes:
     """Up to ``size`` bytes: fewer only at the end of the stream."""
     chunks = []
     remaining = size
@@ -63,7 +85,7 @@ class AlreadyStored(Exception):
 
 
 class MultipartUpload:
-    """Upload ``first`` + the rest of ``stream`` to ``key``; returns ``(sha256 hex, size)``.
+    """Upload ``stream`` to ``key``; returns ``(sha256 hex, size)``.
 
     The producer (the calling thread) reads parts in order and hashes them; a pool uploads
     them. With ``expected_sha256`` the upload is aborted, never completed, when the bytes
@@ -79,9 +101,8 @@ class MultipartUpload:
     def run(
         self,
         key: str,
-        stream: BinaryIO,
+        stream: BinaryIO | HeadFirst,
         *,
-        first: bytes = b"",
         size_hint: int | None = None,
         expected_sha256: str | None = None,
         if_none_match: bool = False,
@@ -91,7 +112,7 @@ class MultipartUpload:
         upload_id = created["UploadId"]
         completed = False
         try:
-            digest, size, parts = self._upload_parts(key, upload_id, stream, first, size_hint)
+            digest, size, parts = self._upload_parts(key, upload_id, stream, size_hint)
             if expected_sha256 is not None and digest != expected_sha256:
                 raise IntegrityError(
                     f"the file being uploaded changed while it was read (SHA-256 {digest}, hashed before as "
@@ -120,17 +141,18 @@ class MultipartUpload:
                 self._abort(key, upload_id)
 
     def _upload_parts(
-        self, key: str, upload_id: str, stream: BinaryIO, first: bytes, size_hint: int | None
+        self, key: str, upload_id: str, stream: BinaryIO | HeadFirst, size_hint: int | None
     ) -> tuple[str, int, list[dict[str, Any]]]:
         hasher = hashlib.sha256()
         size = 0
         futures: list[Future[dict[str, Any]]] = []
-        slots = threading.Semaphore(self.concurrency + 1)
+        # A part is read while ``concurrency`` parts upload: at most ``concurrency + 1`` in memory.
+        slots = threading.Semaphore(self.concurrency)
         sizes = part_sizes(size_hint, self.min_part)
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             try:
                 for number, part_size in enumerate(sizes, start=1):
-                    data = first if number == 1 and first else read_exact(stream, part_size)
+                    data = read_exact(stream, part_size)
                     if not data and number > 1:
                         break
                     if number > MAX_PARTS:
@@ -172,4 +194,4 @@ class MultipartUpload:
             log.info("could not abort multipart upload of %s: %s", key, exc)
 
 
-__all__ = ["MAX_OBJECT", "MIN_PART", "AlreadyStored", "MultipartUpload", "b64_sha256", "part_sizes", "read_exact"]
+__all__ = ["MAX_OBJECT", "MIN_PART", "AlreadyStored", "HeadFirst", "MultipartUpload", "b64_sha256", "part_sizes", "read_exact"]
