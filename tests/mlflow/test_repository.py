@@ -387,7 +387,7 @@ def test_get_local_path_names_git_lfs_files_by_their_artifact_name(tmp_path: Pat
     root = tmp_path / "repo"
     artifactstore.open(f"artifactstore+git://{root}", create=True).close()
     repo = ArtifactStoreRepository(f"artifactstore+git://{root}/1/{RUN}/artifacts")
-    table = b"id,score\n" + b"1,0.5\n" * 300_000  # above the 1 MiB inline threshold: an LFS file
+    table = b"id,score\n" + b"1,0.5\n" * 300_000  # above the inline threshold (512 KiB): an LFS file
     (tmp_path / "table.csv").write_bytes(table)
     (tmp_path / "MLmodel").write_bytes(b"flavors: {}\n")
     repo.log_artifact(str(tmp_path / "table.csv"), "eval")
