@@ -136,12 +136,12 @@ class ContentPort(ABC):
         """A seekable binary stream over the content. The engine verifies the SHA-256."""
 
     def local_file(self, info: ContentInfo) -> Path | None:
-        """The file on this machine that holds exactly the content's bytes, or ``None``.
+        """The file on this machine that holds (or should hold) exactly the content's bytes, or ``None``.
 
         Only a backend that keeps each content as one ordinary, never-modified file returns
         one (git's LFS object); the default, for content kept in chunks or remotely (xet, s3,
-        memory), is ``None``. Raise :class:`KeyError` when the content should be such a file
-        and is missing. The caller must not write to it.
+        memory), is ``None``. The engine stats the file, so a missing one need not be looked
+        for here. The caller must not write to it.
         """
         return None
 

@@ -175,34 +175,33 @@ class EngineStore(ArtifactStore):
         item, _ = self._item(path, rev)
         return self._entry(path, item)
 
-    def open(self, path: str, *, rev: str | None = None) -> BinaryIO:
+    def _file(self, path: str, rev: str | None) -> tuple[int, str, ContentInfo | None, bytes | None]:
+        """:meth:`_file_info` of the file at ``path``; a directory is refused."""
         item, _ = self._item(path, rev)
         if item.is_dir:
             raise IsADirectory(f"{path!r} is a directory; list it or download it instead")
-        size, sha256, info, data = self._file_info(item)
+        return self._file_info(item)
+
+    def open(self, path: str, *, rev: str | None = None) -> BinaryIO:
+        size, sha256, info, data = self._file(path, rev)
         if info is None:
             assert data is not None
             return io.BytesIO(data)
         try:
             inner = self.content.open(info)
         except KeyError:
-            raise NotFound(f"content {sha256} of {path!r} is missing from the content store; run 'artifactstore fsck'") from None
+            raise _content_missing(sha256, path) from None
         return VerifiedReader(inner, sha256=sha256, size=size, label=f"content of {path!r} ({sha256[:12]})")  # type: ignore[return-value]
 
     def local_path(self, path: str, *, rev: str | None = None) -> Path | None:
-        item, _ = self._item(path, rev)
-        if item.is_dir:
-            raise IsADirectory(f"{path!r} is a directory, not a file")
-        size, sha256, info, _ = self._file_info(item)
-        if info is None:
-            return None  # kept inline in a git blob: no file of its own
-        try:
-            local = self.content.local_file(info)
-        except KeyError:
-            raise NotFound(f"content {sha256} of {path!r} is missing from the content store; run 'artifactstore fsck'") from None
+        size, sha256, info, _ = self._file(path, rev)
+        local = self.content.local_file(info) if info is not None else None  # inline blobs have no file
         if local is None:
             return None
-        found = local.stat().st_size
+        try:
+            found = local.stat().st_size
+        except FileNotFoundError:
+            raise _content_missing(sha256, path) from None
         if found != size:
             raise IntegrityError(
                 f"content of {path!r} ({sha256[:12]}) in {str(local)!r} holds {found} bytes, not the {size} "
@@ -779,6 +778,10 @@ def _make_commit(tree: bytes, parents: list[bytes], author: bytes, message: str)
 
 def _short(oid: bytes | None) -> str:
     return oid.decode()[:12] if oid else "(no commit)"
+
+
+def _content_missing(sha256: str, path: str) -> NotFound:
+    return NotFound(f"content {sha256} of {path!r} is missing from the content store; run 'artifactstore fsck'")
 
 
 __all__ = ["DEFAULT_INLINE_THRESHOLD", "HEADS", "TAGS", "EngineStore"]

@@ -124,10 +124,7 @@ class LfsContentPort(ContentPort):
 
     def local_file(self, info: ContentInfo) -> Path:
         """The LFS object file itself (read-only: written once, renamed into place, mode 0444)."""
-        path = self.path_of(info.sha256)
-        if not path.is_file():
-            raise KeyError(info.sha256)
-        return path
+        return self.path_of(info.sha256)
 
     def contains(self, info: ContentInfo) -> bool:
         return self.path_of(info.sha256).is_file()
