@@ -103,11 +103,16 @@ class VerifiedReader(io.RawIOBase):
 
 
 class PrefixedReader(io.RawIOBase):
-    """``prefix`` followed by the rest of ``inner``: lets the engine peek at a stream's start."""
+    """``prefix`` followed by the rest of ``inner``: lets a writer peek at a stream's start.
+
+    A read that takes the whole prefix at once gets the prefix object itself, and the reader
+    keeps no reference to any of it once it is read: a caller that drops its own reference
+    (``del``) frees the prefix as soon as it is consumed, not when the upload ends.
+    """
 
     def __init__(self, prefix: bytes, inner: BinaryIO, *, fault_after: int | None = None) -> None:
         super().__init__()
-        self._prefix = memoryview(prefix)
+        self._prefix: bytes | memoryview = prefix
         self._inner = inner
         self._fault_after = fault_after if faults.armed() else None
         self._read = 0
@@ -129,16 +134,17 @@ class PrefixedReader(io.RawIOBase):
         return data
 
     def _read_some(self, size: int | None) -> bytes:
+        prefix = self._prefix
         if size is None or size < 0:
-            rest = self._inner.read()
-            head = bytes(self._prefix)
-            self._prefix = memoryview(b"")
-            return head + rest
-        if self._prefix:
-            head = bytes(self._prefix[:size])
-            self._prefix = self._prefix[size:]
-            return head
-        return self._inner.read(size)
+            self._prefix = b""
+            return bytes(prefix) + self._inner.read()
+        if not prefix:
+            return self._inner.read(size)
+        if size >= len(prefix):
+            self._prefix = b""  # handed over whole: nothing of it stays here
+            return prefix if isinstance(prefix, bytes) else bytes(prefix)
+        self._prefix = memoryview(prefix)[size:]
+        return bytes(memoryview(prefix)[:size])
 
 
 def read_at_most(stream: BinaryIO, limit: int) -> bytes:

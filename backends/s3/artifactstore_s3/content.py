@@ -6,12 +6,13 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Iterable, Iterator
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from artifactstore.engine.ports import ContentInfo, ContentPort
+from artifactstore.engine.streams import PrefixedReader
 
 from .connection import S3Connection, is_missing, is_precondition_failed, is_transient
-from .multipart import AlreadyStored, HeadFirst, MultipartUpload, b64_sha256, part_sizes, read_exact
+from .multipart import AlreadyStored, MultipartUpload, b64_sha256, part_sizes, read_exact
 from .objects import delete_keys, iter_listing
 from .reader import open_ranged
 
@@ -60,7 +61,7 @@ class S3ContentPort(ContentPort):
         first = read_exact(stream, self._first_part_size(size_hint))
         if len(first) < self._first_part_size(size_hint):
             return self._write_small(first)
-        rest = HeadFirst(first, stream)
+        rest = cast(BinaryIO, PrefixedReader(first, stream))
         del first  # the upload holds the first part only until it is sent
         return self._write_staged(rest, size_hint)
 
@@ -101,7 +102,7 @@ class S3ContentPort(ContentPort):
                 return ContentInfo(sha, size)
         return ContentInfo(sha, size, new_bytes=size)
 
-    def _write_staged(self, stream: HeadFirst, size_hint: int | None) -> ContentInfo:
+    def _write_staged(self, stream: BinaryIO, size_hint: int | None) -> ContentInfo:
         staging = self.conn.key("staging", uuid.uuid4().hex)
         sha, size = self._uploader().run(staging, stream, size_hint=size_hint)
         try:

@@ -41,29 +41,7 @@ def part_sizes(size_hint: int | None, min_part: int = MIN_PART) -> Iterator[int]
         number += 1
 
 
-class HeadFirst:
-    """``head``, then the rest of ``stream``; a read that takes all of ``head`` gets it with no copy kept.
-
-    The caller must drop its own reference to ``head`` (``del``): then the first part is freed
-    once it is uploaded, instead of living as long as the upload.
-    """
-
-    def __init__(self, head: bytes, stream: BinaryIO) -> None:
-        self._head = head
-        self._stream = stream
-
-    def read(self, size: int) -> bytes:
-        head = self._head
-        if not head:
-            return self._stream.read(size)
-        if size >= len(head):
-            self._head = b""
-            return head
-        self._head = head[size:]
-        return head[:size]
-
-
-def read_exact(stream: BinaryIO | HeadFirst, size: int) -> bytes:
+def read_exact(stream: BinaryIO, size: int) -> bytes:
     """Up to ``size`` bytes: fewer only at the end of the stream."""
     chunks = []
     remaining = size
@@ -101,7 +79,7 @@ class MultipartUpload:
     def run(
         self,
         key: str,
-        stream: BinaryIO | HeadFirst,
+        stream: BinaryIO,
         *,
         size_hint: int | None = None,
         expected_sha256: str | None = None,
@@ -141,7 +119,7 @@ class MultipartUpload:
                 self._abort(key, upload_id)
 
     def _upload_parts(
-        self, key: str, upload_id: str, stream: BinaryIO | HeadFirst, size_hint: int | None
+        self, key: str, upload_id: str, stream: BinaryIO, size_hint: int | None
     ) -> tuple[str, int, list[dict[str, Any]]]:
         hasher = hashlib.sha256()
         size = 0
@@ -194,4 +172,4 @@ class MultipartUpload:
             log.info("could not abort multipart upload of %s: %s", key, exc)
 
 
-__all__ = ["MAX_OBJECT", "MIN_PART", "AlreadyStored", "HeadFirst", "MultipartUpload", "b64_sha256", "part_sizes", "read_exact"]
+__all__ = ["MAX_OBJECT", "MIN_PART", "AlreadyStored", "MultipartUpload", "b64_sha256", "part_sizes", "read_exact"]
