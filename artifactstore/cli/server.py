@@ -34,6 +34,10 @@ _OWNED_OPTIONS = (
 )
 
 
+#: The app (``mlflow.app`` entry point, :mod:`artifactstore.mlflow.app`) that streams downloads.
+STREAMING_APP = "artifactstore"
+
+
 def default_store_uri(data_dir: Path) -> str:
     """The embedded default store: xet under ``<data_dir>/store``, or git when xet is not installed."""
     backend = "xet" if "xet" in get_registry().backends() else "git"
@@ -50,7 +54,12 @@ def build_mlflow_command(
     direct: bool,
     extra: Sequence[str] = (),
 ) -> list[str]:
-    """The ``mlflow server`` command line serving ``store_uri`` (proxied, or direct with ``direct``)."""
+    """The ``mlflow server`` command line serving ``store_uri`` (proxied, or direct with ``direct``).
+
+    A proxied server runs the :data:`STREAMING_APP`, which streams downloads from the store
+    instead of copying each file to ``$TMPDIR`` first, unless ``extra`` names its own
+    ``--app-name`` or asks for ``--dev`` (which MLflow runs with its plain app only).
+    """
     command = [sys.executable, "-m", "mlflow", "server", "--host", host, "--port", str(port), "--workers", str(workers)]
     if backend_store_uri:
         command += ["--backend-store-uri", backend_store_uri]
@@ -58,6 +67,8 @@ def build_mlflow_command(
         command += ["--default-artifact-root", store_uri, "--no-serve-artifacts"]
     else:
         command += ["--serve-artifacts", "--artifacts-destination", store_uri]
+        if not any(arg.split("=", 1)[0] in ("--app-name", "--dev") for arg in extra):
+            command += ["--app-name", STREAMING_APP]
     return command + list(extra)
 
 

@@ -185,6 +185,20 @@ class ArtifactStoreRepository(ArtifactRepository, StreamUploadMixin):  # type: i
             log.warning("sending %s through a temporary copy: cannot link to %s (%s)", path, local, exc)
             return None
 
+    def open_artifact(self, artifact_path: str) -> tuple[BinaryIO, int] | None:
+        """A reader over one file at the branch's current revision and the file's size; ``None`` for a directory.
+
+        Reading it to the end checks the file's SHA-256 (see :meth:`ArtifactStore.open`);
+        a mismatch raises before the last bytes are returned. A missing path is HTTP 404.
+        """
+        with translated():
+            path = store_path(self._root, artifact_path)
+            rev = self._store.resolve()
+            entry = self._store.stat(path, rev=rev)
+            if entry.kind != "file" or entry.size is None:
+                return None
+            return self._store.open(path, rev=rev), entry.size
+
     def download_artifacts(self, artifact_path: str | None, dst_path: str | None = None) -> str:
         """Download a file or directory, all read at one revision, and return its local path.
 

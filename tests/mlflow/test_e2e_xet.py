@@ -6,6 +6,10 @@ Skipped only when the xet backend is not installed.
 
 from __future__ import annotations
 
+import hashlib
+import http.client
+import random
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +20,10 @@ import mlflow
 import pytest
 from e2e_servers import ServerSpec, backend_installed, mlflow_servers, write_entry_points
 from mlflow import MlflowClient
+from mlflow.server.handlers import _content_disposition_attachment
+from mlflow.utils.mime_type_utils import _guess_mime_type
+
+import artifactstore
 
 pytestmark = pytest.mark.slow
 
@@ -68,3 +76,67 @@ def test_two_runs_logging_at_the_same_time(xet_env: XetEnv) -> None:
 
 def test_bad_paths_answer_400(xet_env: XetEnv) -> None:
     checks.check_bad_paths_rejected(xet_env.url)
+
+
+def _log_files(env: XetEnv, files: dict[str, bytes]) -> str:
+    client = MlflowClient(env.url)
+    run_id = client.create_run("0").info.run_id
+    src = env.tmp / f"files-{run_id}"
+    src.mkdir()
+    for name, data in files.items():
+        (src / name).write_bytes(data)
+        client.log_artifact(run_id, str(src / name))
+    return run_id
+
+
+def test_downloads_stream_from_the_store_with_the_built_in_headers(xet_env: XetEnv) -> None:
+    # `artifactstore server` runs MLflow with --app-name artifactstore: no temporary copy
+    # before the first byte, so the length is known up front (MLflow's copy route sends none).
+    size = 3 * 1024 * 1024 + 1
+    files = {
+        "table.csv": (b"id,score\n" + b"7,0.25\n" * size)[:size],
+        "weights.bin": random.Random(11).randbytes(size),
+        "notes.txt": b"a small file",
+    }
+    run_id = _log_files(xet_env, files)
+    for name, data in files.items():
+        url_path = checks.artifact_url_path(f"0/{run_id}/artifacts/{name}")
+        status, headers, body = checks.http_exchange(xet_env.url, "GET", url_path)
+        assert (status, body == data) == (200, True), (name, status, body[:200])
+        assert headers["content-type"].split(";")[0] == _guess_mime_type(name), name
+        assert headers["content-length"] == str(len(data)), name
+        assert headers["content-disposition"] == _content_disposition_attachment(name), name
+        query = urllib.parse.urlencode({"path": name, "run_uuid": run_id})
+        status, _, body = checks.http_exchange(xet_env.url, "GET", f"/get-artifact?{query}")  # the UI's route
+        assert (status, body == data) == (200, True), (name, status, body[:200])
+
+    directory = checks.artifact_url_path(f"0/{run_id}/artifacts")
+    status, _, body = checks.http_exchange(xet_env.url, "GET", directory)
+    assert status == 400 and b"directory" in body, (status, body[:300])
+    missing = checks.artifact_url_path(f"0/{run_id}/artifacts/absent.bin")
+    status, _, body = checks.http_exchange(xet_env.url, "GET", missing)
+    assert status == 404, (status, body[:300])
+
+
+def test_a_corrupt_file_is_never_sent_whole(xet_env: XetEnv) -> None:
+    data = random.Random(12).randbytes(2 * 1024 * 1024)
+    run_id = _log_files(xet_env, {"model.bin": data})  # never read before: no cache can answer for the CAS
+    store = artifactstore.open(xet_env.store_uri)
+    cas = store.content_port.embedded_dir  # type: ignore[attr-defined]
+    saved = {p: (p.read_bytes(), p.stat().st_mode) for p in cas.rglob("xorbs/xorbs/*") if p.is_file()}
+    try:
+        artifactstore.get_registry().conformance_target("xet").corrupt_content(store, hashlib.sha256(data).hexdigest())
+        url_path = checks.artifact_url_path(f"0/{run_id}/artifacts/model.bin")
+        # The headers (200, Content-Length) went out before the damage was read: the stream
+        # stops short of its length, and the client knows the body is incomplete.
+        with pytest.raises(http.client.IncompleteRead) as short:
+            checks.http_exchange(xet_env.url, "GET", url_path)
+        assert len(short.value.partial) < len(data)
+    finally:
+        for path, (content, mode) in saved.items():
+            path.chmod(0o644)
+            path.write_bytes(content)
+            path.chmod(mode)
+        store.close()
+    status, _, body = checks.http_exchange(xet_env.url, "GET", url_path)
+    assert (status, body == data) == (200, True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,8 @@ from click.testing import CliRunner
 import artifactstore
 from artifactstore.cli import main
 from artifactstore.cli import server as server_module
-from artifactstore.cli.server import build_mlflow_command
+from artifactstore.cli.server import STREAMING_APP, build_mlflow_command
+from artifactstore.mlflow.app import create_app
 
 
 @pytest.fixture
@@ -39,6 +41,22 @@ def test_proxied_and_direct_command_lines() -> None:
     )
     assert direct[direct.index("--default-artifact-root") + 1] == "artifactstore+git:///srv/a"
     assert "--no-serve-artifacts" in direct and direct[-1] == "--dev" and "--backend-store-uri" not in direct
+    assert "--app-name" not in direct  # nothing to download through the server
+
+
+def test_proxied_servers_stream_downloads_unless_told_otherwise() -> None:
+    def app_names(extra: list[str]) -> list[str]:
+        command = build_mlflow_command(
+            "artifactstore+xet:///srv/a", host="127.0.0.1", port=1, workers=4, backend_store_uri=None, direct=False, extra=extra
+        )
+        return [command[i + 1] for i, arg in enumerate(command) if arg == "--app-name"]
+
+    assert app_names([]) == [STREAMING_APP]
+    assert app_names(["--app-name", "basic-auth"]) == ["basic-auth"]  # the user's app, alone
+    assert app_names(["--app-name=basic-auth"]) == []  # (passed through as given)
+    assert app_names(["--dev"]) == []  # MLflow refuses --dev with --app-name
+    (entry_point,) = [ep for ep in entry_points(group="mlflow.app") if ep.name == STREAMING_APP]
+    assert entry_point.load() is create_app
 
 
 def test_embedded_default_creates_store_and_tracking_db(tmp_path: Path, launched: list[list[str]]) -> None:

@@ -1,0 +1,137 @@
+"""``mlflow server --app-name artifactstore``: MLflow's server, with downloads streamed from the store.
+
+MLflow's download route (``GET /api/2.0/mlflow-artifacts/artifacts/<path>``) can send a
+file two ways: straight from disk when the repository names a local file
+(``get_local_path``), or after downloading the whole artifact into ``$TMPDIR``. A xet or s3
+store keeps no plain file to name, so every download through the plain ``mlflow server``
+waits for a full temporary copy before its first byte (about 2 s per GiB from a local xet
+store) and needs that much temporary disk.
+
+This app is MLflow's own FastAPI app, unchanged, with one route put in front of MLflow's
+download route. For an ``artifactstore+...`` destination it answers the download itself:
+
+* a file the store keeps as a local file (git's large files) is sent from disk, as MLflow
+  would (see :mod:`.serving`);
+* any other file is streamed from the store as it is read, with a ``Content-Length``.
+  The stream checks the file's SHA-256 as it goes; on a mismatch the last bytes are never
+  sent and the connection is closed, so a client sees a short body, never a complete
+  wrong one.
+
+A directory is refused with MLflow's own 400 (MLflow's route would copy it and then fail to
+send it). Everything else, including every other error answer and any other artifact
+destination, is left to MLflow's route. Under gunicorn or waitress (Flask only) MLflow's
+plain app is returned.
+``artifactstore server`` uses this app unless told ``--app-name`` itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, BinaryIO
+
+from .repository import ArtifactStoreRepository
+from .serving import verify_every_download
+
+log = logging.getLogger(__name__)
+
+#: The name this app is registered under in MLflow's ``mlflow.app`` entry-point group.
+APP_NAME = "artifactstore"
+#: Bytes read from the store per chunk sent (MLflow's own streaming chunk).
+CHUNK = 1024 * 1024
+ROUTES = (
+    "/api/2.0/mlflow-artifacts/artifacts/{artifact_path:path}",
+    "/ajax-api/2.0/mlflow-artifacts/artifacts/{artifact_path:path}",
+)
+
+
+def create_app() -> Any:
+    """The ASGI (or, outside uvicorn, WSGI) app ``mlflow server --app-name artifactstore`` runs."""
+    from mlflow.environment_variables import _MLFLOW_SGI_NAME
+    from mlflow.server import app as flask_app
+
+    if _MLFLOW_SGI_NAME.get() not in (None, "uvicorn"):  # type: ignore[no-untyped-call]
+        return flask_app  # gunicorn / waitress serve the Flask app, which keeps MLflow's routes
+    from mlflow.server.fastapi_app import create_fastapi_app
+
+    app = create_fastapi_app(flask_app)
+    try:
+        route = _download_route()
+    except (ImportError, AttributeError) as exc:
+        log.warning("this MLflow has no native download route to stand in for (%s); downloads use MLflow's", exc)
+        return app
+    _put_first(app, route)
+    return app
+
+
+def _put_first(app: Any, endpoint: Callable[..., Awaitable[Any]]) -> None:
+    """Add ``endpoint`` for :data:`ROUTES` ahead of every route MLflow registered."""
+    existing = list(app.router.routes)
+    for path in ROUTES:
+        app.router.add_api_route(path, endpoint, methods=["GET"], include_in_schema=False)
+    added = app.router.routes[len(existing) :]
+    app.router.routes[:] = [*added, *existing]
+
+
+def _download_route() -> Callable[[str], Awaitable[Any]]:
+    """The endpoint: answer a file of an artifactstore destination, else defer to MLflow's."""
+    from mlflow.server import artifact_router as mlflow_routes
+    from mlflow.utils.mime_type_utils import _guess_mime_type
+    from mlflow.utils.uri import validate_path_is_safe
+    from starlette.concurrency import run_in_threadpool
+    from starlette.exceptions import HTTPException
+    from starlette.responses import FileResponse, Response, StreamingResponse
+
+    mlflow_download = mlflow_routes.download_artifact
+    serving = mlflow_routes._is_serving_proxied_artifacts
+    scoped = mlflow_routes._get_workspace_scoped_path
+    repository = mlflow_routes._get_artifact_repo
+    disposition = mlflow_routes._content_disposition
+
+    def prepare(artifact_path: str) -> Response | None:
+        """Our response for ``artifact_path``, or ``None`` to let MLflow's route answer."""
+        from mlflow.exceptions import MlflowException
+
+        if not serving():
+            return None
+        try:
+            path = scoped(validate_path_is_safe(artifact_path))  # type: ignore[no-untyped-call]
+            repo = repository()  # type: ignore[no-untyped-call]
+            if not isinstance(repo, ArtifactStoreRepository):
+                return None
+            name = os.path.basename(path)
+            headers = {
+                "Content-Type": _guess_mime_type(name),  # type: ignore[no-untyped-call]
+                "Content-Disposition": disposition(name),
+                "X-Content-Type-Options": "nosniff",
+            }
+            local = None if verify_every_download() else repo.get_local_path(path)
+            if local is not None:
+                return FileResponse(local, headers=headers)
+            opened = repo.open_artifact(path)
+        except (MlflowException, HTTPException):
+            return None  # MLflow's route meets the same error and answers it its way
+        if opened is None:  # (MLflow's route would copy the directory and fail sending it)
+            raise HTTPException(status_code=400, detail=f"Artifact path refers to a directory, not a file: '{path}'")
+        reader, size = opened
+        headers["Content-Length"] = str(size)
+        return StreamingResponse(_chunks(reader), headers=headers)
+
+    async def download_artifact(artifact_path: str) -> Any:
+        response = await run_in_threadpool(prepare, artifact_path)
+        return response if response is not None else await mlflow_download(artifact_path)
+
+    return download_artifact
+
+
+def _chunks(reader: BinaryIO) -> Iterator[bytes]:
+    """The file in :data:`CHUNK` pieces; the reader is closed however the response ends."""
+    try:
+        while chunk := reader.read(CHUNK):
+            yield chunk
+    finally:
+        reader.close()
+
+
+__all__ = ["APP_NAME", "create_app"]
