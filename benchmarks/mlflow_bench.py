@@ -6,8 +6,11 @@
     python benchmarks/mlflow_bench.py --large-mib 256 --small-files 200   # quicker
 
 Each target gets a real ``mlflow server`` (MLflow's defaults: uvicorn, 4 workers; SQLite
-tracking store). All of them run for the whole benchmark, and each repeat measures every
-target in turn, so that drift on a shared machine hits them alike. Clients are separate
+tracking store). The artifactstore targets run it as ``artifactstore server`` does, with
+``--app-name artifactstore`` (downloads streamed from the store); ``--app plain`` measures
+them under MLflow's own app instead, ``--app both`` side by side. All of them run for the
+whole benchmark, and each repeat measures every target in turn, so that drift on a shared
+machine hits them alike. Clients are separate
 processes using MLflow's public client (``MlflowClient.log_artifact`` /
 ``download_artifacts``), started and warmed before the clock starts, and every server is
 warmed with one untimed upload per client connection. Before each timed workload the page
@@ -60,7 +63,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,8 +119,20 @@ def _tree_cpu(pgid: int) -> tuple[float, float]:
     return user / ticks, system / ticks
 
 
+#: What ``artifactstore server`` adds to ``mlflow server``: the app that streams downloads.
+STREAMING_APP = ("--app-name", "artifactstore")
+
+
+@dataclass(frozen=True)
+class ServerArgs:
+    """Where a target's server keeps artifacts, and its other ``mlflow server`` arguments."""
+
+    destination: str
+    extra: tuple[str, ...] = ()
+
+
 class Server:
-    def __init__(self, destination: str, workdir: Path, workers: int = 4) -> None:
+    def __init__(self, destination: str, workdir: Path, workers: int = 4, extra: Sequence[str] = ()) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false", PYTHONUNBUFFERED="1")
@@ -125,7 +140,7 @@ class Server:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
              "--backend-store-uri", f"sqlite:///{workdir}/mlflow.db", "--artifacts-destination", destination,
-             "--workers", str(workers)],
+             "--workers", str(workers), *extra],
             cwd=workdir, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + 300
@@ -295,11 +310,11 @@ def _make_files(directory: Path, count: int, size: int) -> list[str]:
 class Target:
     """One ``mlflow server`` under test, kept running for the whole benchmark."""
 
-    def __init__(self, name: str, destination: str, workdir: Path, args: argparse.Namespace) -> None:
+    def __init__(self, name: str, server: ServerArgs, workdir: Path, args: argparse.Namespace) -> None:
         from mlflow import MlflowClient
 
         self.name, self.workdir = name, workdir
-        self.server = Server(destination, workdir, args.workers)
+        self.server = Server(server.destination, workdir, args.workers, server.extra)
         self.figures = Figures(idle=self.server.idle_rss())
         self.client = MlflowClient(self.server.url)
         self.experiment = self.client.create_experiment(f"bench-{name}")
@@ -364,7 +379,7 @@ def _make_inputs(directory: Path, args: argparse.Namespace, clients: int) -> lis
 
 
 def measure_all(
-    targets: dict[str, str], root: Path, pools: dict[int, ProcessPoolExecutor], args: argparse.Namespace, sample: str
+    targets: dict[str, ServerArgs], root: Path, pools: dict[int, ProcessPoolExecutor], args: argparse.Namespace, sample: str
 ) -> tuple[dict[str, Figures], list[float]]:
     """Start every target's server, then run each repeat on every target in turn.
 
@@ -383,11 +398,11 @@ def measure_all(
     running: list[Target] = []
     creation: list[float] = []
     try:
-        for name, destination in targets.items():
+        for name, server in targets.items():
             workdir = root / name.replace(" ", "-").replace(",", "")
             workdir.mkdir()
-            print(f"starting {name} ({destination})", file=sys.stderr)
-            running.append(Target(name, destination, workdir, args))
+            print(f"starting {name} ({server.destination} {' '.join(server.extra)})", file=sys.stderr)
+            running.append(Target(name, server, workdir, args))
         for target in running:
             target.warm(pools, sample)
         for clients, pool in pools.items():
@@ -493,6 +508,11 @@ def main() -> None:
         help="uvicorn workers per server (MLflow's default 4; use 1 with the memory backend, whose store is per process)",
     )
     parser.add_argument(
+        "--app", choices=("artifactstore", "plain", "both"), default="artifactstore",
+        help="MLflow app of the artifactstore servers: ours (--app-name artifactstore, what `artifactstore server` "
+        "runs; downloads streamed), MLflow's plain one, or both as separate targets (default: artifactstore)",
+    )
+    parser.add_argument(
         "--git-nofsync", action="store_true",
         help="also measure a git store with fsync=false (a named store), to show what durability costs",
     )
@@ -513,11 +533,16 @@ def main() -> None:
 
         import artifactstore
 
-        targets: dict[str, str] = {"built-in": str(root / "builtin-artifacts")}
+        targets: dict[str, ServerArgs] = {"built-in": ServerArgs(str(root / "builtin-artifacts"))}
         for backend in args.backends.split(","):
             uri = f"artifactstore+{backend}://{root / (backend + '-store')}"
             artifactstore.open(uri, create=True).close()
-            targets[f"artifactstore {backend}"] = uri
+            if args.app in ("artifactstore", "both"):
+                targets[f"artifactstore {backend}"] = ServerArgs(uri, STREAMING_APP)
+            if args.app in ("plain", "both"):
+                plain = f"{root / (backend + '-plain-store')}"
+                artifactstore.open(f"artifactstore+{backend}://{plain}", create=True).close()
+                targets[f"artifactstore {backend}, plain app"] = ServerArgs(f"artifactstore+{backend}://{plain}")
         named: dict[str, tuple[str, str, str]] = {}  # store name -> (backend, options, label)
         if args.git_nofsync:
             named["bench-nofsync"] = ("git", "fsync = false", "artifactstore git, fsync off")
@@ -530,7 +555,7 @@ def main() -> None:
                 location = root / f"{store}-store"
                 lines.append(f'[stores.{store}]\nuri = "artifactstore+{backend}://{location}"\noptions = {{ {options} }}\n')
                 artifactstore.open(f"artifactstore+{backend}://{location}", create=True).close()
-                targets[label] = f"artifactstore://{store}"
+                targets[label] = ServerArgs(f"artifactstore://{store}", STREAMING_APP)
             config.write_text("\n".join(lines))
             os.environ["ARTIFACTSTORE_CONFIG"] = str(config)  # inherited by the servers
         results, creation = measure_all(targets, root, pools, args, sample)
