@@ -20,8 +20,8 @@ download route. For an ``artifactstore+...`` destination it answers the download
 A directory is refused with MLflow's own 400 (MLflow's route would copy it and then fail to
 send it). Everything else, including every other error answer and any other artifact
 destination, is left to MLflow's route. Under gunicorn or waitress (Flask only) MLflow's
-plain app is returned.
-``artifactstore server`` uses this app unless told ``--app-name`` itself.
+plain app is returned. ``artifactstore server`` uses this app unless told ``--app-name``
+itself; it is registered as ``artifactstore`` in MLflow's ``mlflow.app`` entry-point group.
 """
 
 from __future__ import annotations
@@ -32,12 +32,9 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, BinaryIO
 
 from .repository import ArtifactStoreRepository
-from .serving import verify_every_download
 
 log = logging.getLogger(__name__)
 
-#: The name this app is registered under in MLflow's ``mlflow.app`` entry-point group.
-APP_NAME = "artifactstore"
 #: Bytes read from the store per chunk sent (MLflow's own streaming chunk).
 CHUNK = 1024 * 1024
 ROUTES = (
@@ -106,7 +103,7 @@ def _download_route() -> Callable[[str], Awaitable[Any]]:
                 "Content-Disposition": disposition(name),
                 "X-Content-Type-Options": "nosniff",
             }
-            local = None if verify_every_download() else repo.get_local_path(path)
+            local = repo.get_local_path(path)  # (None when every download is to be verified)
             if local is not None:
                 return FileResponse(local, headers=headers)
             opened = repo.open_artifact(path)
@@ -134,4 +131,4 @@ def _chunks(reader: BinaryIO) -> Iterator[bytes]:
         reader.close()
 
 
-__all__ = ["APP_NAME", "create_app"]
+__all__ = ["create_app"]
