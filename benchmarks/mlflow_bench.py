@@ -10,13 +10,12 @@ tracking store). The artifactstore targets run it as ``artifactstore server`` do
 ``--app-name artifactstore`` (downloads streamed from the store); ``--app plain`` measures
 them under MLflow's own app instead, ``--app both`` side by side. All of them run for the
 whole benchmark, and each repeat measures every target in turn, so that drift on a shared
-machine hits them alike. Clients are separate
-processes using MLflow's public client (``MlflowClient.log_artifact`` /
-``download_artifacts``), started and warmed before the clock starts, and every server is
-warmed with one untimed upload per client connection. Before each timed workload the page
-cache is written back (``sync``), so that no target pays for another's unwritten data: the
-git and xet stores make each commit durable with ``syncfs(2)``, which also writes back
-whatever else is dirty on the filesystem. Workloads, each with 1 client and with 16
+machine hits them alike. Clients are separate processes using MLflow's public client
+(``MlflowClient.log_artifact`` / ``download_artifacts``), started and warmed before the
+clock starts, and every server is warmed with one untimed upload per client connection.
+Before each timed workload the page cache is written back (``sync``), so that no target
+pays for another's unwritten data: the git and xet stores make each commit durable with
+``syncfs(2)``, which also writes back whatever else is dirty on the filesystem. Workloads, each with 1 client and with 16
 concurrent clients:
 
 * small: 500 files of 10 KiB, split evenly between the clients (files/s), each into a run of
