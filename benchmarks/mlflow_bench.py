@@ -15,8 +15,8 @@ machine hits them alike. Clients are separate processes using MLflow's public cl
 clock starts, and every server is warmed with one untimed upload per client connection.
 Before each timed workload the page cache is written back (``sync``), so that no target
 pays for another's unwritten data: the git and xet stores make each commit durable with
-``syncfs(2)``, which also writes back whatever else is dirty on the filesystem. Workloads, each with 1 client and with 16
-concurrent clients:
+``syncfs(2)``, which also writes back whatever else is dirty on the filesystem. Workloads,
+each with 1 client and with 16 concurrent clients:
 
 * small: 500 files of 10 KiB, split evenly between the clients (files/s), each into a run of
   its own; ``--small-rounds`` (3) rounds per repeat, every target in turn in each round, so

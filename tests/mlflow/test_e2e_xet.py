@@ -124,9 +124,9 @@ def test_a_corrupt_file_is_never_sent_whole(xet_env: XetEnv) -> None:
     store = artifactstore.open(xet_env.store_uri)
     cas = store.content_port.embedded_dir  # type: ignore[attr-defined]
     saved = {p: (p.read_bytes(), p.stat().st_mode) for p in cas.rglob("xorbs/xorbs/*") if p.is_file()}
+    url_path = checks.artifact_url_path(f"0/{run_id}/artifacts/model.bin")
     try:
         artifactstore.get_registry().conformance_target("xet").corrupt_content(store, hashlib.sha256(data).hexdigest())
-        url_path = checks.artifact_url_path(f"0/{run_id}/artifacts/model.bin")
         # The headers (200, Content-Length) went out before the damage was read: the stream
         # stops short of its length, and the client knows the body is incomplete.
         with pytest.raises(http.client.IncompleteRead) as short:
