@@ -9,13 +9,14 @@ store) and needs that much temporary disk.
 
 This app is MLflow's own FastAPI app, unchanged, with one route put in front of MLflow's
 download route. For an ``artifactstore+...`` destination it answers the download itself:
-
-* a file the store keeps as a local file (git's large files) is sent from disk, as MLflow
-  would (see :mod:`.serving`);
-* any other file is streamed from the store as it is read, with a ``Content-Length``.
-  The stream checks the file's SHA-256 as it goes; on a mismatch the last bytes are never
-  sent and the connection is closed, so a client sees a short body, never a complete
-  wrong one.
+every file, on every backend, is streamed from the store as it is read, in 1 MiB pieces,
+with a ``Content-Length``. The stream checks the file's SHA-256 as it goes; on a mismatch
+the last bytes are never sent and the connection is closed, so a client sees a short body,
+never a complete wrong one. Git's large files, which MLflow's own route sends from disk
+unverified (see :mod:`.serving`), are streamed and verified too: that is also faster,
+because Starlette's ``FileResponse`` reads and sends 64 KiB at a time (1 GiB through a
+4-worker server, one client: 680 MB/s streamed and verified, 235 MB/s from disk). Range
+requests are not served (MLflow's clients make none): the whole file is sent.
 
 A directory is refused with MLflow's own 400 (MLflow's route would copy it and then fail to
 send it). Everything else, including every other error answer and any other artifact
@@ -78,7 +79,7 @@ def _download_route() -> Callable[[str], Awaitable[Any]]:
     from mlflow.utils.uri import validate_path_is_safe
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
-    from starlette.responses import FileResponse, Response, StreamingResponse
+    from starlette.responses import Response, StreamingResponse
 
     mlflow_download = mlflow_routes.download_artifact
     serving = mlflow_routes._is_serving_proxied_artifacts
@@ -103,9 +104,6 @@ def _download_route() -> Callable[[str], Awaitable[Any]]:
                 "Content-Disposition": disposition(name),
                 "X-Content-Type-Options": "nosniff",
             }
-            local = repo.get_local_path(path)  # (None when every download is to be verified)
-            if local is not None:
-                return FileResponse(local, headers=headers)
             opened = repo.open_artifact(path)
         except (MlflowException, HTTPException):
             return None  # MLflow's route meets the same error and answers it its way

@@ -19,8 +19,9 @@ Such a download is not re-hashed: the file's name is the SHA-256 computed when i
 written and its size is checked per request, but hashing a 10 GB file before each download
 would hold up the server's event loop, which calls ``get_local_path``. Set
 ``ARTIFACTSTORE_MLFLOW_VERIFY_DOWNLOADS=1`` in the server's environment to have every
-download checked against its SHA-256 as it is read: streamed by the ``artifactstore`` app
-(:mod:`.app`), or through a temporary copy under MLflow's plain app.
+download go through a temporary copy that is checked against its SHA-256 as it is made.
+(The ``artifactstore`` app, :mod:`.app`, streams every download and checks it as it goes;
+it does not use this module.)
 """
 
 from __future__ import annotations

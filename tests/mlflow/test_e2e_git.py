@@ -10,6 +10,7 @@ Direct mode runs on ``main`` through experiments whose artifact location is the 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import random
 import subprocess
 import urllib.parse
@@ -192,3 +193,33 @@ def test_large_files_are_sent_from_disk_with_the_built_in_headers(git_env: GitEn
     finally:
         lfs_file.write_bytes(files["weights.bin"])
         lfs_file.chmod(0o444)
+
+
+def test_the_artifactstore_app_streams_git_files_and_checks_them(git_env: GitEnv) -> None:
+    # The branch server is `artifactstore server`: MLflow with --app-name artifactstore.
+    client = MlflowClient(git_env.branch_url)
+    run_id = client.create_run("0").info.run_id
+    data = random.Random(6).randbytes(1024 * 1024 + 1)  # above the inline threshold: a Git LFS file
+    src = git_env.tmp / f"streamed-{run_id}"
+    src.mkdir()
+    (src / "weights.bin").write_bytes(data)
+    client.log_artifact(run_id, str(src / "weights.bin"))
+    url_path = checks.artifact_url_path(f"0/{run_id}/artifacts/weights.bin")
+    status, headers, body = checks.http_exchange(git_env.branch_url, "GET", url_path)
+    assert (status, body == data, headers["content-length"]) == (200, True, str(len(data)))
+
+    # One byte changed, the size kept: sent from disk, as MLflow's own route does, it would
+    # go out whole; streamed, its SHA-256 is checked and the body stops short.
+    digest = hashlib.sha256(data).hexdigest()
+    lfs_file = Path(git_env.store_uri.split("://", 1)[1], "lfs", "objects", digest[:2], digest[2:4], digest)
+    lfs_file.chmod(0o644)
+    try:
+        lfs_file.write_bytes(data[:1000] + bytes([data[1000] ^ 0xFF]) + data[1001:])
+        with pytest.raises(http.client.IncompleteRead) as short:
+            checks.http_exchange(git_env.branch_url, "GET", url_path)
+        assert len(short.value.partial) < len(data)
+    finally:
+        lfs_file.write_bytes(data)
+        lfs_file.chmod(0o444)
+    status, _, body = checks.http_exchange(git_env.branch_url, "GET", url_path)
+    assert (status, body == data) == (200, True)
