@@ -118,10 +118,6 @@ def _tree_cpu(pgid: int) -> tuple[float, float]:
     return user / ticks, system / ticks
 
 
-#: What ``artifactstore server`` adds to ``mlflow server``: the app that streams downloads.
-STREAMING_APP = ("--app-name", "artifactstore")
-
-
 @dataclass(frozen=True)
 class ServerArgs:
     """Where a target's server keeps artifacts, and its other ``mlflow server`` arguments."""
@@ -531,13 +527,14 @@ def main() -> None:
             list(pool.map(_warm, range(n)))
 
         import artifactstore
+        from artifactstore.cli.server import STREAMING_APP  # what `artifactstore server` runs
 
         targets: dict[str, ServerArgs] = {"built-in": ServerArgs(str(root / "builtin-artifacts"))}
         for backend in args.backends.split(","):
             uri = f"artifactstore+{backend}://{root / (backend + '-store')}"
             artifactstore.open(uri, create=True).close()
             if args.app in ("artifactstore", "both"):
-                targets[f"artifactstore {backend}"] = ServerArgs(uri, STREAMING_APP)
+                targets[f"artifactstore {backend}"] = ServerArgs(uri, ("--app-name", STREAMING_APP))
             if args.app in ("plain", "both"):
                 plain = f"{root / (backend + '-plain-store')}"
                 artifactstore.open(f"artifactstore+{backend}://{plain}", create=True).close()
@@ -554,7 +551,7 @@ def main() -> None:
                 location = root / f"{store}-store"
                 lines.append(f'[stores.{store}]\nuri = "artifactstore+{backend}://{location}"\noptions = {{ {options} }}\n')
                 artifactstore.open(f"artifactstore+{backend}://{location}", create=True).close()
-                targets[label] = ServerArgs(f"artifactstore://{store}", STREAMING_APP)
+                targets[label] = ServerArgs(f"artifactstore://{store}", ("--app-name", STREAMING_APP))
             config.write_text("\n".join(lines))
             os.environ["ARTIFACTSTORE_CONFIG"] = str(config)  # inherited by the servers
         results, creation = measure_all(targets, root, pools, args, sample)

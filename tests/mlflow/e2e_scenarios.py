@@ -125,6 +125,18 @@ def _resolved_artifact_uri(tracking_uri: str, artifact_uri: str) -> str:
     return artifact_uri
 
 
+def log_files(tracking_uri: str, tmp_path: Path, files: dict[str, bytes]) -> str:
+    """Log each of ``files`` (name -> bytes) into a new run of the default experiment; return the run's id."""
+    client = MlflowClient(tracking_uri)
+    run_id = client.create_run("0").info.run_id
+    src = tmp_path / f"files-{run_id}"
+    src.mkdir()
+    for name, data in files.items():
+        (src / name).write_bytes(data)
+        client.log_artifact(run_id, str(src / name))
+    return run_id
+
+
 def log_concurrently(tracking_uri: str, experiment_id: str, *, runs: int = 2, files: int = 8) -> list[str]:
     """Two runs logging files at the same time; return their run ids."""
     mlflow.set_tracking_uri(tracking_uri)

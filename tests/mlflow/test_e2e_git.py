@@ -9,6 +9,7 @@ Direct mode runs on ``main`` through experiments whose artifact location is the 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import random
@@ -157,19 +158,13 @@ def test_trace_data_and_logged_models(git_env: GitEnv) -> None:
 
 
 def test_large_files_are_sent_from_disk_with_the_built_in_headers(git_env: GitEnv) -> None:
-    client = MlflowClient(git_env.main_url)
-    run_id = client.create_run("0").info.run_id
     big = 1024 * 1024 + 1  # above the inline threshold: Git LFS files
     files = {
         "table.csv": (b"id,score\n" + b"7,0.25\n" * big)[:big],
         "weights.bin": random.Random(5).randbytes(big),
         "notes.txt": b"small, kept in a git blob",
     }
-    src = git_env.tmp / f"served-{run_id}"
-    src.mkdir()
-    for name, data in files.items():
-        (src / name).write_bytes(data)
-        client.log_artifact(run_id, str(src / name))
+    run_id = scenarios.log_files(git_env.main_url, git_env.tmp, files)
     for name, data in files.items():
         url_path = checks.artifact_url_path(f"0/{run_id}/artifacts/{name}")
         status, headers, body = checks.http_exchange(git_env.main_url, "GET", url_path)
@@ -182,44 +177,39 @@ def test_large_files_are_sent_from_disk_with_the_built_in_headers(git_env: GitEn
         assert (status, body == data) == (200, True), (name, status, body[:200])
 
     # A file whose size no longer matches its pointer is refused, never sent
-    digest = hashlib.sha256(files["weights.bin"]).hexdigest()
-    lfs_file = Path(git_env.store_uri.split("://", 1)[1], "lfs", "objects", digest[:2], digest[2:4], digest)
-    lfs_file.chmod(0o644)
-    try:
-        lfs_file.write_bytes(files["weights.bin"][:-1])
+    with _lfs_object_holding(git_env.store_uri, files["weights.bin"], files["weights.bin"][:-1]):
         weights = checks.artifact_url_path(f"0/{run_id}/artifacts/weights.bin")
         status, _, body = checks.http_exchange(git_env.main_url, "GET", weights)
         assert status >= 500 and b"artifactstore fsck" in body, (status, body[:300])
-    finally:
-        lfs_file.write_bytes(files["weights.bin"])
-        lfs_file.chmod(0o444)
 
 
 def test_the_artifactstore_app_streams_git_files_and_checks_them(git_env: GitEnv) -> None:
     # The branch server is `artifactstore server`: MLflow with --app-name artifactstore.
-    client = MlflowClient(git_env.branch_url)
-    run_id = client.create_run("0").info.run_id
     data = random.Random(6).randbytes(1024 * 1024 + 1)  # above the inline threshold: a Git LFS file
-    src = git_env.tmp / f"streamed-{run_id}"
-    src.mkdir()
-    (src / "weights.bin").write_bytes(data)
-    client.log_artifact(run_id, str(src / "weights.bin"))
+    run_id = scenarios.log_files(git_env.branch_url, git_env.tmp, {"weights.bin": data})
     url_path = checks.artifact_url_path(f"0/{run_id}/artifacts/weights.bin")
     status, headers, body = checks.http_exchange(git_env.branch_url, "GET", url_path)
     assert (status, body == data, headers["content-length"]) == (200, True, str(len(data)))
 
     # One byte changed, the size kept: sent from disk, as MLflow's own route does, it would
     # go out whole; streamed, its SHA-256 is checked and the body stops short.
-    digest = hashlib.sha256(data).hexdigest()
-    lfs_file = Path(git_env.store_uri.split("://", 1)[1], "lfs", "objects", digest[:2], digest[2:4], digest)
-    lfs_file.chmod(0o644)
-    try:
-        lfs_file.write_bytes(data[:1000] + bytes([data[1000] ^ 0xFF]) + data[1001:])
+    with _lfs_object_holding(git_env.store_uri, data, data[:1000] + bytes([data[1000] ^ 0xFF]) + data[1001:]):
         with pytest.raises(http.client.IncompleteRead) as short:
             checks.http_exchange(git_env.branch_url, "GET", url_path)
         assert len(short.value.partial) < len(data)
+    status, _, body = checks.http_exchange(git_env.branch_url, "GET", url_path)
+    assert (status, body == data) == (200, True)
+
+
+@contextlib.contextmanager
+def _lfs_object_holding(store_uri: str, data: bytes, damaged: bytes) -> Iterator[None]:
+    """The Git LFS object of ``data`` holds ``damaged`` inside the block, ``data`` again after it."""
+    digest = hashlib.sha256(data).hexdigest()
+    lfs_file = Path(store_uri.split("://", 1)[1], "lfs", "objects", digest[:2], digest[2:4], digest)
+    lfs_file.chmod(0o644)
+    try:
+        lfs_file.write_bytes(damaged)
+        yield
     finally:
         lfs_file.write_bytes(data)
         lfs_file.chmod(0o444)
-    status, _, body = checks.http_exchange(git_env.branch_url, "GET", url_path)
-    assert (status, body == data) == (200, True)

@@ -78,17 +78,6 @@ def test_bad_paths_answer_400(xet_env: XetEnv) -> None:
     checks.check_bad_paths_rejected(xet_env.url)
 
 
-def _log_files(env: XetEnv, files: dict[str, bytes]) -> str:
-    client = MlflowClient(env.url)
-    run_id = client.create_run("0").info.run_id
-    src = env.tmp / f"files-{run_id}"
-    src.mkdir()
-    for name, data in files.items():
-        (src / name).write_bytes(data)
-        client.log_artifact(run_id, str(src / name))
-    return run_id
-
-
 def test_downloads_stream_from_the_store_with_the_built_in_headers(xet_env: XetEnv) -> None:
     # `artifactstore server` runs MLflow with --app-name artifactstore: no temporary copy
     # before the first byte, so the length is known up front (MLflow's copy route sends none).
@@ -98,7 +87,7 @@ def test_downloads_stream_from_the_store_with_the_built_in_headers(xet_env: XetE
         "weights.bin": random.Random(11).randbytes(size),
         "notes.txt": b"a small file",
     }
-    run_id = _log_files(xet_env, files)
+    run_id = scenarios.log_files(xet_env.url, xet_env.tmp, files)
     for name, data in files.items():
         url_path = checks.artifact_url_path(f"0/{run_id}/artifacts/{name}")
         status, headers, body = checks.http_exchange(xet_env.url, "GET", url_path)
@@ -120,7 +109,8 @@ def test_downloads_stream_from_the_store_with_the_built_in_headers(xet_env: XetE
 
 def test_a_corrupt_file_is_never_sent_whole(xet_env: XetEnv) -> None:
     data = random.Random(12).randbytes(2 * 1024 * 1024)
-    run_id = _log_files(xet_env, {"model.bin": data})  # never read before: no cache can answer for the CAS
+    # Never read before it is damaged, so no cache can answer for the CAS.
+    run_id = scenarios.log_files(xet_env.url, xet_env.tmp, {"model.bin": data})
     store = artifactstore.open(xet_env.store_uri)
     cas = store.content_port.embedded_dir  # type: ignore[attr-defined]
     saved = {p: (p.read_bytes(), p.stat().st_mode) for p in cas.rglob("xorbs/xorbs/*") if p.is_file()}
