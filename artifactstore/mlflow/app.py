@@ -7,8 +7,9 @@ store keeps no plain file to name, so every download through the plain ``mlflow 
 waits for a full temporary copy before its first byte (about 2 s per GiB from a local xet
 store) and needs that much temporary disk.
 
-This app is MLflow's own FastAPI app, unchanged, with one route put in front of MLflow's
-download route. For an ``artifactstore+...`` destination it answers the download itself:
+This app is MLflow's own FastAPI app, unchanged, with routes put in front of MLflow's download
+routes: the one of MLflow's clients, here, and the UI's three (:mod:`.ui_downloads`). For an
+``artifactstore+...`` destination the first answers the download itself:
 every file, on every backend, is streamed from the store as it is read, in 1 MiB pieces,
 with a ``Content-Length``. The stream checks the file's SHA-256 as it goes; on a mismatch
 the last bytes are never sent and the connection is closed, so a client sees a short body,
@@ -20,8 +21,8 @@ requests are not served (MLflow's clients make none): the whole file is sent.
 
 A directory is refused with MLflow's own 400 (MLflow's route would copy it and then fail to
 send it). Everything else, including every other error answer and any other artifact
-destination, is left to MLflow's route. Under gunicorn or waitress (Flask only) MLflow's
-plain app is returned. ``artifactstore server`` uses this app unless told ``--app-name``
+destination, is left to MLflow's route. Under gunicorn or waitress (Flask only) MLflow's plain
+app is returned. ``artifactstore server`` uses this app unless told ``--app-name``
 itself; it is registered as ``artifactstore`` in MLflow's ``mlflow.app`` entry-point group.
 """
 
@@ -29,15 +30,15 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, BinaryIO
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from .repository import ArtifactStoreRepository
+from .responses import streamed
+from .ui_downloads import ui_download_routes
 
 log = logging.getLogger(__name__)
 
-#: Bytes read from the store per chunk sent (MLflow's own streaming chunk).
-CHUNK = 1024 * 1024
 ROUTES = (
     "/api/2.0/mlflow-artifacts/artifacts/{artifact_path:path}",
     "/ajax-api/2.0/mlflow-artifacts/artifacts/{artifact_path:path}",
@@ -54,22 +55,22 @@ def create_app() -> Any:
     from mlflow.server.fastapi_app import create_fastapi_app
 
     app = create_fastapi_app(flask_app)
+    existing = list(app.router.routes)
     try:
         route = _download_route()
     except (ImportError, AttributeError) as exc:
         log.warning("this MLflow has no native download route to stand in for (%s); downloads use MLflow's", exc)
         return app
-    _put_first(app, route)
-    return app
-
-
-def _put_first(app: Any, endpoint: Callable[..., Awaitable[Any]]) -> None:
-    """Add ``endpoint`` for :data:`ROUTES` ahead of every route MLflow registered."""
-    existing = list(app.router.routes)
     for path in ROUTES:
-        app.router.add_api_route(path, endpoint, methods=["GET"], include_in_schema=False)
+        app.router.add_api_route(path, route, methods=["GET"], include_in_schema=False)
+    try:
+        app.router.routes.extend(ui_download_routes(existing))
+    except (ImportError, AttributeError, LookupError) as exc:
+        log.warning("the UI's downloads use MLflow's routes: this MLflow lacks what ours build on (%s)", exc)
+    # Starlette answers with the first matching route: ours go before every route MLflow registered.
     added = app.router.routes[len(existing) :]
     app.router.routes[:] = [*added, *existing]
+    return app
 
 
 def _download_route() -> Callable[[str], Awaitable[Any]]:
@@ -79,7 +80,7 @@ def _download_route() -> Callable[[str], Awaitable[Any]]:
     from mlflow.utils.uri import validate_path_is_safe
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
-    from starlette.responses import Response, StreamingResponse
+    from starlette.responses import Response
 
     mlflow_download = mlflow_routes.download_artifact
     serving = mlflow_routes._is_serving_proxied_artifacts
@@ -110,23 +111,13 @@ def _download_route() -> Callable[[str], Awaitable[Any]]:
         if opened is None:  # (MLflow's route would copy the directory and fail sending it)
             raise HTTPException(status_code=400, detail=f"Artifact path refers to a directory, not a file: '{path}'")
         reader, size = opened
-        headers["Content-Length"] = str(size)
-        return StreamingResponse(_chunks(reader), headers=headers)
+        return streamed(reader, size, headers)
 
     async def download_artifact(artifact_path: str) -> Any:
         response = await run_in_threadpool(prepare, artifact_path)
         return response if response is not None else await mlflow_download(artifact_path)
 
     return download_artifact
-
-
-def _chunks(reader: BinaryIO) -> Iterator[bytes]:
-    """The file in :data:`CHUNK` pieces; the reader is closed however the response ends."""
-    try:
-        while chunk := reader.read(CHUNK):
-            yield chunk
-    finally:
-        reader.close()
 
 
 __all__ = ["create_app"]

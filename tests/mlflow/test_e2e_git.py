@@ -191,12 +191,14 @@ def test_the_artifactstore_app_streams_git_files_and_checks_them(git_env: GitEnv
     status, headers, body = checks.http_exchange(git_env.branch_url, "GET", url_path)
     assert (status, body == data, headers["content-length"]) == (200, True, str(len(data)))
 
-    # One byte changed, the size kept: sent from disk, as MLflow's own route does, it would
-    # go out whole; streamed, its SHA-256 is checked and the body stops short.
+    # One byte changed, the size kept: sent from disk, as MLflow's own routes do (the UI's too),
+    # it would go out whole; streamed, its SHA-256 is checked and the body stops short.
+    ui_path = "/get-artifact?" + urllib.parse.urlencode({"path": "weights.bin", "run_id": run_id})
     with _lfs_object_holding(git_env.store_uri, data, data[:1000] + bytes([data[1000] ^ 0xFF]) + data[1001:]):
-        with pytest.raises(http.client.IncompleteRead) as short:
-            checks.http_exchange(git_env.branch_url, "GET", url_path)
-        assert len(short.value.partial) < len(data)
+        for path in (url_path, ui_path):
+            with pytest.raises(http.client.IncompleteRead) as short:
+                checks.http_exchange(git_env.branch_url, "GET", path)
+            assert len(short.value.partial) < len(data), path
     status, _, body = checks.http_exchange(git_env.branch_url, "GET", url_path)
     assert (status, body == data) == (200, True)
 

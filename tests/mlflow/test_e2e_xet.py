@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import os
 import random
+import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ import e2e_checks as checks
 import e2e_scenarios as scenarios
 import mlflow
 import pytest
-from e2e_servers import ServerSpec, backend_installed, mlflow_servers, write_entry_points
+from e2e_servers import RunningServer, ServerSpec, backend_installed, mlflow_servers, write_entry_points
 from mlflow import MlflowClient
 from mlflow.server.handlers import _content_disposition_attachment
 from mlflow.utils.mime_type_utils import _guess_mime_type
@@ -33,6 +35,7 @@ class XetEnv:
     store_uri: str
     url: str
     tmp: Path
+    server: RunningServer
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +46,7 @@ def xet_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XetEnv]:
     data = tmp / "data"
     specs = [ServerSpec(["--data-dir", str(data)], artifactstore_cli=True, name="embedded")]
     with mlflow_servers(specs, workdir=tmp, entry_points=write_entry_points(tmp / "entry-points")) as (server,):
-        yield XetEnv(f"artifactstore+xet://{(data / 'store').resolve()}", server.url, tmp)
+        yield XetEnv(f"artifactstore+xet://{(data / 'store').resolve()}", server.url, tmp, server)
     mlflow.set_tracking_uri(None)
 
 
@@ -95,9 +98,6 @@ def test_downloads_stream_from_the_store_with_the_built_in_headers(xet_env: XetE
         assert headers["content-type"].split(";")[0] == _guess_mime_type(name), name
         assert headers["content-length"] == str(len(data)), name
         assert headers["content-disposition"] == _content_disposition_attachment(name), name
-        query = urllib.parse.urlencode({"path": name, "run_uuid": run_id})
-        status, _, body = checks.http_exchange(xet_env.url, "GET", f"/get-artifact?{query}")  # the UI's route
-        assert (status, body == data) == (200, True), (name, status, body[:200])
 
     directory = checks.artifact_url_path(f"0/{run_id}/artifacts")
     status, _, body = checks.http_exchange(xet_env.url, "GET", directory)
@@ -105,6 +105,93 @@ def test_downloads_stream_from_the_store_with_the_built_in_headers(xet_env: XetE
     missing = checks.artifact_url_path(f"0/{run_id}/artifacts/absent.bin")
     status, _, body = checks.http_exchange(xet_env.url, "GET", missing)
     assert status == 404, (status, body[:300])
+
+
+def _check_streamed_attachment(url: str, url_path: str, name: str, data: bytes) -> None:
+    status, headers, body = checks.http_exchange(url, "GET", url_path)
+    assert (status, body == data) == (200, True), (url_path, status, body[:200])
+    assert headers["content-type"].split(";")[0] == _guess_mime_type(name), url_path
+    assert headers["content-length"] == str(len(data)), url_path
+    assert headers["content-disposition"] == _content_disposition_attachment(name), url_path
+    assert headers["cache-control"] == "no-cache", url_path
+    # MLflow's handler sends a temporary copy with a validator made from the copy's mtime.
+    assert "etag" not in headers, (url_path, headers)
+
+
+def test_the_uis_downloads_stream_from_the_store(xet_env: XetEnv) -> None:
+    # The UI's routes of a run, a registered model version and a LoggedModel; proxied, then direct.
+    url, client = xet_env.url, MlflowClient(xet_env.url)
+    files = {"weights.bin": random.Random(13).randbytes(3 * 1024 * 1024 + 1), "notes.txt": b"a small file"}
+    run_id = scenarios.log_files(url, xet_env.tmp, files)
+    model = client.create_logged_model(experiment_id="0", name="ui-model")
+    (xet_env.tmp / "ui-model").mkdir()
+    for name, data in files.items():
+        (xet_env.tmp / "ui-model" / name).write_bytes(data)
+        client.log_model_artifact(model.model_id, str(xet_env.tmp / "ui-model" / name))
+    client.create_registered_model("ui-model")
+    version = client.create_model_version("ui-model", client.get_run(run_id).info.artifact_uri, run_id=run_id)
+    for name, data in files.items():
+        routes = [
+            "/get-artifact?" + urllib.parse.urlencode({"path": name, "run_uuid": run_id}),
+            "/model-versions/get-artifact?"
+            + urllib.parse.urlencode({"name": "ui-model", "version": version.version, "path": name}),
+            f"/ajax-api/2.0/mlflow/logged-models/{model.model_id}/artifacts/files?"
+            + urllib.parse.urlencode({"artifact_file_path": name}),
+        ]
+        for url_path in routes:
+            _check_streamed_attachment(url, url_path, name, data)
+
+    # Direct mode: the run's artifact location is the store itself.
+    experiment = client.create_experiment("ui-direct", artifact_location=f"{xet_env.store_uri}@direct/exp-ui")
+    direct_run = client.create_run(experiment).info.run_id
+    client.log_artifact(direct_run, str(xet_env.tmp / "ui-model" / "weights.bin"))
+    query = urllib.parse.urlencode({"path": "weights.bin", "run_id": direct_run})
+    _check_streamed_attachment(url, f"/get-artifact?{query}", "weights.bin", files["weights.bin"])
+
+    # Everything else is MLflow's handler's: a missing run, file or parameter, a directory.
+    for url_path, expected in [
+        ("/get-artifact?" + urllib.parse.urlencode({"path": "notes.txt", "run_id": "0" * 32}), 404),
+        ("/get-artifact?" + urllib.parse.urlencode({"path": "absent.txt", "run_id": run_id}), 404),
+        (f"/ajax-api/2.0/mlflow/logged-models/{model.model_id}/artifacts/files", 400),
+        ("/get-artifact?" + urllib.parse.urlencode({"path": "", "run_id": run_id}), 400),
+    ]:
+        status, _, body = checks.http_exchange(url, "GET", url_path)
+        assert status == expected, (url_path, status, body[:300])
+
+
+def _rss_bytes(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/statm") as statm:
+            total += int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return total
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads processes' memory from /proc")
+def test_a_slow_browser_does_not_make_the_server_hold_the_file(xet_env: XetEnv) -> None:
+    # The UI's route through MLflow's Flask handler queues the whole body in the server's memory
+    # when the browser reads slower than the disk; ours sends as the browser takes it.
+    size = 512 * 1024 * 1024
+    data = os.urandom(size)
+    run_id = scenarios.log_files(xet_env.url, xet_env.tmp, {"big.bin": data})
+    pids = xet_env.server.pids()
+    before = _rss_bytes(pids)
+    parsed = urllib.parse.urlsplit(xet_env.url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=120)
+    try:
+        conn.request("GET", "/get-artifact?" + urllib.parse.urlencode({"path": "big.bin", "run_id": run_id}))
+        response = conn.getresponse()
+        assert response.status == 200
+        head = response.read(1024 * 1024)
+        grown = 0
+        for _ in range(30):  # the browser pauses for 6 s
+            time.sleep(0.2)
+            grown = max(grown, _rss_bytes(pids) - before)
+        body = head + response.read()
+    finally:
+        conn.close()
+    assert hashlib.sha256(body).digest() == hashlib.sha256(data).digest()
+    assert grown < size // 4, f"the server grew by {grown / 2**20:.0f} MiB while the client paused"
 
 
 def test_a_corrupt_file_is_never_sent_whole(xet_env: XetEnv) -> None:
@@ -119,9 +206,11 @@ def test_a_corrupt_file_is_never_sent_whole(xet_env: XetEnv) -> None:
         artifactstore.get_registry().conformance_target("xet").corrupt_content(store, hashlib.sha256(data).hexdigest())
         # The headers (200, Content-Length) went out before the damage was read: the stream
         # stops short of its length, and the client knows the body is incomplete.
-        with pytest.raises(http.client.IncompleteRead) as short:
-            checks.http_exchange(xet_env.url, "GET", url_path)
-        assert len(short.value.partial) < len(data)
+        ui_path = "/get-artifact?" + urllib.parse.urlencode({"path": "model.bin", "run_id": run_id})
+        for path in (url_path, ui_path):
+            with pytest.raises(http.client.IncompleteRead) as short:
+                checks.http_exchange(xet_env.url, "GET", path)
+            assert len(short.value.partial) < len(data), path
     finally:
         for path, (content, mode) in saved.items():
             path.chmod(0o644)
