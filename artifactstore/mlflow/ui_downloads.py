@@ -71,6 +71,12 @@ UI_ROUTES: tuple[tuple[str, Locate], ...] = (
 )
 
 
+def _ours(location: str) -> bool:
+    """Whether ``location`` is a URI of one of our schemes (``artifactstore``, ``artifactstore+<backend>``)."""
+    scheme = location.partition(":")[0].lower()
+    return scheme == "artifactstore" or scheme.startswith("artifactstore+")
+
+
 class UIDownload:
     """One UI download route (an ASGI app): a file of an artifactstore repository, streamed;
     anything else passed to ``fallback``, MLflow's Flask app."""
@@ -106,9 +112,11 @@ class UIDownload:
                 repo = handlers._get_artifact_repo_mlflow_artifacts()  # type: ignore[no-untyped-call]
                 path = handlers._get_proxied_run_artifact_destination_path(location, relative)  # type: ignore[no-untyped-call]
                 path = handlers._get_workspace_scoped_repo_path_if_enabled(path)
-            else:
+            elif _ours(location):
                 repo = handlers._get_artifact_repository_for_uri(location)
                 path = relative
+            else:
+                return None  # (without building that location's repository twice)
             if not isinstance(repo, ArtifactStoreRepository) or path is None:
                 return None
             opened = repo.open_artifact(path)

@@ -148,7 +148,15 @@ def test_the_uis_downloads_stream_from_the_store(xet_env: XetEnv) -> None:
     query = urllib.parse.urlencode({"path": "weights.bin", "run_id": direct_run})
     _check_streamed_attachment(url, f"/get-artifact?{query}", "weights.bin", files["weights.bin"])
 
-    # Everything else is MLflow's handler's: a missing run, file or parameter, a directory.
+    # Another repository's file is MLflow's handler's (a local one: sent from disk, with an ETag).
+    local = client.create_experiment("ui-local", artifact_location=(xet_env.tmp / "ui-local").as_uri())
+    local_run = client.create_run(local).info.run_id
+    client.log_artifact(local_run, str(xet_env.tmp / "ui-model" / "notes.txt"))
+    query = urllib.parse.urlencode({"path": "notes.txt", "run_id": local_run})
+    status, headers, body = checks.http_exchange(url, "GET", f"/get-artifact?{query}")
+    assert (status, body, "etag" in headers) == (200, files["notes.txt"], True), (status, body[:300], headers)
+
+    # So is every error: a missing run, file or parameter, a directory.
     for url_path, expected in [
         ("/get-artifact?" + urllib.parse.urlencode({"path": "notes.txt", "run_id": "0" * 32}), 404),
         ("/get-artifact?" + urllib.parse.urlencode({"path": "absent.txt", "run_id": run_id}), 404),
