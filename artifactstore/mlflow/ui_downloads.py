@@ -105,7 +105,7 @@ class UIDownload:
 
         if os.environ.get(ARTIFACTS_ONLY_ENV_VAR):
             return None  # MLflow's handler answers 503
-        try:
+        try:  # MLflow's own lookups, as its handler makes them
             location, relative = self.locate(query, params)
             relative = validate_path_is_safe(relative)  # type: ignore[no-untyped-call]
             if handlers._is_servable_proxied_run_artifact_root(location):  # type: ignore[no-untyped-call]
@@ -117,10 +117,14 @@ class UIDownload:
                 path = relative
             else:
                 return None  # (without building that location's repository twice)
-            if not isinstance(repo, ArtifactStoreRepository) or path is None:
-                return None
+        except Exception as exc:  # a missing run or parameter...: MLflow's handler meets it again and answers
+            log.debug("a UI download left to MLflow's handler: %r", exc)
+            return None
+        if not isinstance(repo, ArtifactStoreRepository) or path is None:
+            return None
+        try:
             opened = repo.open_artifact(path)
-        except (MlflowException, KeyError) as exc:
+        except MlflowException as exc:  # a missing file: MLflow's handler answers its 404
             log.debug("a UI download left to MLflow's handler: %s", exc)
             return None
         if opened is None:  # a directory

@@ -159,6 +159,7 @@ def test_the_uis_downloads_stream_from_the_store(xet_env: XetEnv) -> None:
     # So is every error: a missing run, file or parameter, a directory.
     for url_path, expected in [
         ("/get-artifact?" + urllib.parse.urlencode({"path": "notes.txt", "run_id": "0" * 32}), 404),
+        ("/get-artifact?" + urllib.parse.urlencode({"path": "notes.txt"}), 404),  # no run id
         ("/get-artifact?" + urllib.parse.urlencode({"path": "absent.txt", "run_id": run_id}), 404),
         (f"/ajax-api/2.0/mlflow/logged-models/{model.model_id}/artifacts/files", 400),
         ("/get-artifact?" + urllib.parse.urlencode({"path": "", "run_id": run_id}), 400),
