@@ -77,6 +77,24 @@ def test_two_runs_logging_at_the_same_time(xet_env: XetEnv) -> None:
         assert len(scenarios.history(xet_env.store_uri, f"{experiment}/{run_id}/artifacts")) == 6
 
 
+def test_clients_asking_for_multipart_uploads_fall_back_to_one_put(
+    xet_env: XetEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Users of S3 destinations often set this on their clients. The store takes no multipart
+    # uploads (each upload is one commit), so MLflow's server answers "unsupported" and its
+    # client sends the file in one PUT instead.
+    monkeypatch.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", "true")
+    monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE", str(1024 * 1024))
+    monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE", str(1024 * 1024))
+    data = random.Random(15).randbytes(3 * 1024 * 1024 + 7)
+    run_id = scenarios.log_files(xet_env.url, xet_env.tmp, {"checkpoint.bin": data})
+    url_path = checks.artifact_url_path(f"0/{run_id}/artifacts/checkpoint.bin")
+    status, _, body = checks.http_exchange(xet_env.url, "GET", url_path)
+    assert (status, body == data) == (200, True)
+    assert len(scenarios.history(xet_env.store_uri, f"0/{run_id}/artifacts")) == 1  # one commit
+    assert f"mpu/create/0/{run_id}/artifacts" in xet_env.server.log_text()  # the client did ask
+
+
 def test_bad_paths_answer_400(xet_env: XetEnv) -> None:
     checks.check_bad_paths_rejected(xet_env.url)
 
