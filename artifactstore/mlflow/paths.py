@@ -92,11 +92,15 @@ def commit_message(action: str, path: str, *, count: int | None = None) -> str:
     """A commit message naming the experiment, the run (or model, or trace) and the path.
 
     ``mlflow: log model/MLmodel (experiment 1, run 5f0e...)``; with ``count``,
-    ``mlflow: log 7 files to model (experiment 1, run 5f0e...)``.
+    ``mlflow: log 7 files to model (experiment 1, run 5f0e...)``. At the owner's root (what
+    ``mlflow gc`` deletes): ``mlflow: delete all artifacts (...)``, ``mlflow: log 7 files (...)``.
     """
     owner = owner_of(path)
-    shown = (owner.relative if owner.experiment else path) or "/"
-    what = f"{count} file{'s' if count != 1 else ''} to {shown}" if count is not None else shown
+    shown = owner.relative if owner.experiment else path
+    if count is not None:
+        what = f"{count} file{'s' if count != 1 else ''}" + (f" to {shown}" if shown else "")
+    else:
+        what = shown or "all artifacts"
     context = owner.describe()
     return f"mlflow: {action} {what}" + (f" ({context})" if context else "")
 

@@ -54,7 +54,7 @@ def check_direct_history(store_uri: str, store_dir: str, logged: LoggedRun) -> N
     model_commits = first_lines(history(store_uri, model_dir))
     assert len(model_commits) == 1, model_commits
     assert model_commits[0].startswith("mlflow: log ")
-    assert " files to / (experiment " in model_commits[0] and f"model {logged.model_id})" in model_commits[0]
+    assert " files (experiment " in model_commits[0] and f"model {logged.model_id})" in model_commits[0]
 
 
 def check_deleted_file_in_history(store_uri: str, run_dir: str, logged: LoggedRun) -> None:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import json
 import os
 import random
+import subprocess
+import sys
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -20,7 +23,7 @@ import e2e_checks as checks
 import e2e_scenarios as scenarios
 import mlflow
 import pytest
-from e2e_servers import RunningServer, ServerSpec, backend_installed, mlflow_servers, write_entry_points
+from e2e_servers import RunningServer, ServerSpec, backend_installed, mlflow_servers, server_env, write_entry_points
 from mlflow import MlflowClient
 from mlflow.server.handlers import _content_disposition_attachment
 from mlflow.utils.mime_type_utils import _guess_mime_type
@@ -93,6 +96,41 @@ def test_clients_asking_for_multipart_uploads_fall_back_to_one_put(
     assert (status, body == data) == (200, True)
     assert len(scenarios.history(xet_env.store_uri, f"0/{run_id}/artifacts")) == 1  # one commit
     assert f"mpu/create/0/{run_id}/artifacts" in xet_env.server.log_text()  # the client did ask
+
+
+def test_mlflow_gc_deletes_a_runs_files_in_a_commit_and_expire_reclaims_them(xet_env: XetEnv) -> None:
+    # A platform team's cleanup: `mlflow gc` hard-deletes deleted runs and their artifacts. Here that
+    # is a commit (history keeps the files); `artifactstore expire --path` then drops them from
+    # history and `artifactstore gc` frees their bytes.
+    client = MlflowClient(xet_env.url)
+    gone_data, kept_data = random.Random(16).randbytes(2 * 1024 * 1024), random.Random(17).randbytes(4096)
+    gone = scenarios.log_files(xet_env.url, xet_env.tmp, {"old-model.bin": gone_data})
+    kept = scenarios.log_files(xet_env.url, xet_env.tmp, {"model.txt": kept_data})
+    client.delete_run(gone)
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "mlflow", "gc", "--run-ids", gone, "--tracking-uri", xet_env.url,
+            "--backend-store-uri", f"sqlite:///{xet_env.tmp / 'data' / 'mlflow.db'}",
+            "--artifacts-destination", xet_env.store_uri,
+        ],
+        capture_output=True, text=True, timeout=300, env=server_env(xet_env.tmp / "entry-points"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    [deletion, logged] = scenarios.history(xet_env.store_uri, f"0/{gone}")
+    assert str(deletion["message"]).splitlines()[0] == f"mlflow: delete all artifacts (experiment 0, run {gone})"
+    assert scenarios.cat(xet_env.store_uri, f"0/{gone}/artifacts/old-model.bin").returncode != 0
+    assert scenarios.cat(xet_env.store_uri, f"0/{gone}/artifacts/old-model.bin", str(logged["id"])).stdout == gone_data
+
+    expired = scenarios.cli("expire", "--json", xet_env.store_uri, "--before", "2100-01-01T00:00:00+00:00", "--path", f"0/{gone}")
+    assert expired.returncode == 0, expired.stderr
+    collected = scenarios.cli("gc", "--json", "--grace", "0", xet_env.store_uri)
+    assert collected.returncode == 0, collected.stderr
+    assert json.loads(collected.stdout)["content_removed"] >= 1, collected.stdout
+    assert scenarios.cat(xet_env.store_uri, f"0/{gone}/artifacts/old-model.bin", str(logged["id"])).returncode != 0
+    fsck = scenarios.cli("fsck", "--json", xet_env.store_uri)
+    assert fsck.returncode == 0 and json.loads(fsck.stdout)["ok"], fsck.stdout
+    status, _, body = checks.http_exchange(xet_env.url, "GET", checks.artifact_url_path(f"0/{kept}/artifacts/model.txt"))
+    assert (status, body == kept_data) == (200, True)
 
 
 def test_bad_paths_answer_400(xet_env: XetEnv) -> None:

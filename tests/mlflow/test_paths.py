@@ -27,7 +27,13 @@ def test_commit_messages_name_owner_and_path(path: str, message: str) -> None:
 
 
 def test_directory_commit_message_counts_files() -> None:
-    assert commit_message("log", f"1/{RUN}/artifacts", count=3) == f"mlflow: log 3 files to / (experiment 1, run {RUN})"
+    assert commit_message("log", f"1/{RUN}/artifacts", count=3) == f"mlflow: log 3 files (experiment 1, run {RUN})"
+    assert commit_message("log", f"1/{RUN}/artifacts/model", count=1) == f"mlflow: log 1 file to model (experiment 1, run {RUN})"
+
+
+def test_deleting_an_owners_root_says_all_artifacts() -> None:
+    # What `mlflow gc` deletes: a whole run's artifacts.
+    assert commit_message("delete", f"1/{RUN}/artifacts") == f"mlflow: delete all artifacts (experiment 1, run {RUN})"
     assert commit_message("log", f"1/{RUN}/artifacts/d", count=1) == f"mlflow: log 1 file to d (experiment 1, run {RUN})"
 
 
