@@ -121,7 +121,7 @@ def test_mlflow_gc_deletes_a_runs_files_in_a_commit_and_expire_reclaims_them(xet
     assert scenarios.cat(xet_env.store_uri, f"0/{gone}/artifacts/old-model.bin").returncode != 0
     assert scenarios.cat(xet_env.store_uri, f"0/{gone}/artifacts/old-model.bin", str(logged["id"])).stdout == gone_data
 
-    expired = scenarios.cli("expire", "--json", xet_env.store_uri, "--before", "2100-01-01T00:00:00+00:00", "--path", f"0/{gone}")
+    expired = scenarios.cli("expire", "--json", xet_env.store_uri, "--older-than", "0d", "--path", f"0/{gone}")
     assert expired.returncode == 0, expired.stderr
     collected = scenarios.cli("gc", "--json", "--grace", "0", xet_env.store_uri)
     assert collected.returncode == 0, collected.stderr
