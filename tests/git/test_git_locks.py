@@ -71,6 +71,62 @@ def test_lock_of_killed_process_is_reported_with_its_pid_then_recovered(store, g
         child.wait()
 
 
+KILLED_WHILE_COMMITTING = textwrap.dedent(
+    """
+    import os, sys, time
+    from pathlib import Path
+    from artifactstore_git.locks import FileLock
+    gitdir = Path({gitdir!r})
+    lock = FileLock(gitdir / "refs" / "heads" / "main", gitdir=gitdir)
+    lock.acquire()
+    # What FileLock.commit does before its syncfs and rename: the owner line gives way to the value.
+    os.ftruncate(lock._fd, 0)
+    os.pwrite(lock._fd, b"{value}\\n", 0)
+    print("committing", os.getpid(), flush=True)
+    time.sleep(600)
+    """
+)
+
+
+def _has_user_xattrs(directory: Path) -> bool:
+    probe = directory / "xattr-probe"
+    probe.write_bytes(b"")
+    try:
+        os.setxattr(probe, "user.artifactstore.probe", b"1")
+    except (AttributeError, OSError):
+        return False
+    finally:
+        probe.unlink()
+    return True
+
+
+def test_lock_of_writer_killed_while_committing_is_recovered_at_once(store, git_env, caplog) -> None:
+    if not _has_user_xattrs(store.gitdir):
+        pytest.skip("the filesystem under the test's store keeps no user extended attributes")
+    # A writer killed between rewriting its lock file with the new value and renaming it (the
+    # syncfs in between takes milliseconds): its owner line is gone from the file, but the
+    # extended attribute still names it, so the next writer need not wait stale_after (120 s).
+    store.put_bytes("a.txt", b"before")
+    child = python_child(KILLED_WHILE_COMMITTING.format(gitdir=str(store.gitdir), value="ab" * 20), git_env)
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline().split()
+        assert line[0] == "committing"
+        pid = int(line[1])
+        os.kill(pid, signal.SIGKILL)
+        child.wait()
+        assert (store.gitdir / "refs" / "heads" / "main.lock").read_bytes() == b"ab" * 20 + b"\n"
+        impatient = _reopen(store, lock_timeout=2.0)
+        with caplog.at_level(logging.WARNING, logger="artifactstore_git.locks"):
+            commit = impatient.put_bytes("b.txt", b"after")
+        assert store.resolve("main") == commit.id
+        warnings = [r.getMessage() for r in caplog.records if "stale lock" in r.getMessage()]
+        assert len(warnings) == 1 and f"pid {pid}" in warnings[0] and "dead" in warnings[0], warnings
+    finally:
+        child.kill()
+        child.wait()
+
+
 def test_live_lock_is_waited_for(store, git_env) -> None:
     store.put_bytes("a.txt", b"before")
     child = python_child(HOLD_LOCK.format(gitdir=str(store.gitdir), hold=0.5), git_env)

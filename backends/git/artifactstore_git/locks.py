@@ -4,7 +4,11 @@ git updates ``<file>`` by creating ``<file>.lock`` with ``O_CREAT|O_EXCL`` (whoe
 holds the lock), writing the new content into it and renaming it over ``<file>``. We do the
 same, so git and artifactstore exclude each other. While we hold a lock, its file holds one
 owner line (``artifactstore-lock pid=.. host=.. boot=.. start=.. nonce=..``); just before the
-rename it is rewritten with the new value. git never reads a lock file's content.
+rename it is rewritten with the new value. git never reads a lock file's content. The same
+line is also kept in the file's extended attribute ``user.artifactstore.owner`` where the
+filesystem has them, so that a holder killed after that rewrite (while ``syncfs`` makes the new
+value durable, a window of milliseconds) is still known; without it such a lock held its
+branch for ``stale_after`` seconds.
 
 A lock left by a killed process is found by that line: on the same host the owner is dead
 when its pid no longer exists, is a zombie, or was reused (process start time or boot id
@@ -141,20 +145,48 @@ class LockOwner:
         return self.start != "-" and _process_start(self.pid) not in ("-", self.start)
 
 
+#: Extended attribute naming a lock file's owner: the owner line in the file itself is replaced
+#: by the new value when the lock commits, and a holder killed between that write and the rename
+#: would otherwise leave a lock whose owner nobody can check (held up for ``stale_after``).
+OWNER_XATTR = "user.artifactstore.owner"
+
+
+def _set_owner_xattr(fd: int, line: bytes) -> None:
+    """Name the owner in ``fd``'s extended attributes too, where the filesystem keeps them."""
+    setter = getattr(os, "setxattr", None)
+    if setter is None:
+        return
+    try:
+        setter(fd, OWNER_XATTR, line)
+    except OSError as exc:  # no user xattrs here (tmpfs before Linux 6.6, many network filesystems)
+        log.debug("lock owner not kept as an extended attribute: %s", exc)
+
+
 @dataclass(frozen=True, slots=True)
 class _Snapshot:
     ino: int
     mtime_ns: int
     content: bytes
+    owner_xattr: bytes = b""
 
     @classmethod
     def take(cls, path: Path) -> _Snapshot | None:
         try:
             with open(path, "rb") as f:
                 st = os.fstat(f.fileno())
-                return cls(st.st_ino, st.st_mtime_ns, f.read(4096))
+                content = f.read(4096)
+                owner = b""
+                getter = getattr(os, "getxattr", None)
+                if getter is not None and LockOwner.parse(content) is None:
+                    with contextlib.suppress(OSError):
+                        owner = getter(f.fileno(), OWNER_XATTR)
+                return cls(st.st_ino, st.st_mtime_ns, content, owner)
         except FileNotFoundError:
             return None
+
+    def owner(self) -> LockOwner | None:
+        """Who holds the lock: from its content, else (once it holds the new value) its extended attribute."""
+        return LockOwner.parse(self.content) or LockOwner.parse(self.owner_xattr)
 
 
 def fsync_dir(path: Path) -> None:
@@ -267,6 +299,7 @@ class FileLock:
             else:
                 try:
                     write_all(fd, owner.line(), what=f"lock file {self.path}")
+                    _set_owner_xattr(fd, owner.line())
                 except BaseException:
                     os.close(fd)
                     os.unlink(self.path)
@@ -285,7 +318,7 @@ class FileLock:
             delay = min(delay * 2, 0.1)
 
     def _held_message(self, snapshot: _Snapshot) -> str:
-        owner = LockOwner.parse(snapshot.content)
+        owner = snapshot.owner()
         age = max(time.time() - snapshot.mtime_ns / 1e9, 0.0)
         who = owner.describe() if owner else "a process that did not record itself (git, or one killed at once)"
         hint = (
@@ -299,7 +332,7 @@ class FileLock:
         )
 
     def _recover_if_stale(self, snapshot: _Snapshot) -> bool:
-        owner = LockOwner.parse(snapshot.content)
+        owner = snapshot.owner()
         age = time.time() - snapshot.mtime_ns / 1e9
         dead = owner.is_dead() if owner is not None else None
         if dead is False:
