@@ -204,3 +204,17 @@ def test_two_breakers_never_remove_a_fresh_lock(store) -> None:
         assert target.with_name("main.lock").exists()
     finally:
         first.release()
+
+
+def test_the_compact_owner_fits_an_inode_and_judges_like_the_full_line() -> None:
+    me = LockOwner.me()
+    compact = me.compact()
+    assert len(compact) < 64, compact  # in-inode on ext4; a longer value took an xattr block
+    back = LockOwner.from_compact(compact)
+    assert back is not None and (back.pid, back.host, back.boot, back.start) == (me.pid, me.host, me.boot, me.start)
+    assert back.is_dead() is False
+    elsewhere = LockOwner(me.pid, "another-host", me.boot, me.start, "-")
+    assert LockOwner.from_compact(elsewhere.compact()).is_dead() is None  # type: ignore[union-attr]
+    earlier_boot = LockOwner(me.pid, me.host, "0" * 32, me.start, "-")
+    assert LockOwner.from_compact(earlier_boot.compact()).is_dead() is True  # type: ignore[union-attr]
+    assert LockOwner.from_compact(b"ab" * 20 + b"\n") is None
