@@ -181,6 +181,7 @@ def _set_owner_xattr(fd: int, owner: LockOwner) -> None:
         log.debug("lock owner not kept as an extended attribute: %s", exc)
 
 
+@functools.lru_cache(maxsize=64)
 def _digest8(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()[:8]
 
