@@ -194,20 +194,6 @@ def _put_then_kill(server: RunningServer, path: str, data: bytes, delay: float) 
         conn.close()
 
 
-def _wait_until_serving(url: str, timeout: float = 90.0) -> None:
-    from mlflow import MlflowClient
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            MlflowClient(tracking_uri=url).search_experiments(max_results=1)
-            return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
-
-
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="finds the serving worker through /proc")
 @pytest.mark.parametrize("backend", PERSISTENT)
 def test_killed_workers_lose_no_acknowledged_upload(
@@ -228,7 +214,7 @@ def test_killed_workers_lose_no_acknowledged_upload(
         path = f"{experiment_id}/{run_id}/artifacts/model-{k}.bin"
         data = random.Random(k).randbytes(KILLED_SIZE)
         outcomes.append((path, data, _put_then_kill(server, path, data, delay)))
-        _wait_until_serving(url)
+        server.wait_ready()  # a live worker answers again (uvicorn replaces the killed one)
     # The branch is not left locked: the next upload commits.
     after = tmp / f"after-kill-{backend}.txt"
     after.write_bytes(b"after the kills\n")
