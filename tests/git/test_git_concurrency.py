@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
 from artifactstore_git import GitStore
 
 from .conftest import python_child
@@ -22,11 +23,17 @@ WRITER = textwrap.dedent(
 )
 
 
-def test_four_processes_times_fifty_commits_make_two_hundred(tmp_path, git_env, git) -> None:
+#: Prepended to a child's code: its locks behave as on a filesystem without user extended attributes.
+NO_XATTRS = "import artifactstore_git.locks as L; L._set_owner_xattr = lambda fd, owner: False\n"
+
+
+@pytest.mark.parametrize("xattrs", [True, False], ids=["owner-in-xattr", "no-xattrs"])
+def test_four_processes_times_fifty_commits_make_two_hundred(tmp_path, git_env, git, xattrs: bool) -> None:
     path = tmp_path / "shared"
     GitStore(path, create=True).close()
     workers, commits = 4, 50
-    children = [python_child(WRITER.format(path=str(path), worker=w, commits=commits), git_env) for w in range(workers)]
+    code = ("" if xattrs else NO_XATTRS) + WRITER
+    children = [python_child(code.format(path=str(path), worker=w, commits=commits), git_env) for w in range(workers)]
     outputs = [child.communicate(timeout=170)[0] for child in children]
     assert [child.returncode for child in children] == [0] * workers
     assert all(out.strip() == "done" for out in outputs)
@@ -40,4 +47,5 @@ def test_four_processes_times_fifty_commits_make_two_hundred(tmp_path, git_env, 
         assert store.read_bytes(f"w{w}/049.txt") == (f"worker {w} commit 49 " * 5).encode()
     assert sorted(c.message for c in log) == sorted(f"worker {w} commit {i}" for w in range(workers) for i in range(commits))
     assert not list((path / "refs" / "heads").glob("*.lock"))
+    assert git(path, "for-each-ref", "--format=%(refname)").split() == ["refs/heads/main"]
     assert git(path, "fsck", "--full", "--no-dangling") == ""

@@ -127,6 +127,65 @@ def test_lock_of_writer_killed_while_committing_is_recovered_at_once(store, git_
         child.wait()
 
 
+KILLED_WHILE_COMMITTING_WITHOUT_XATTRS = textwrap.dedent(
+    """
+    import os, sys, time
+    from pathlib import Path
+    import artifactstore_git.locks as L
+    L._set_owner_xattr = lambda fd, owner: False  # as on a filesystem without user xattrs
+    def stop(self, fd):  # where FileLock.commit makes the new value durable, before the rename
+        print("committing", os.getpid(), flush=True)
+        time.sleep(600)
+    L.FileLock._make_durable = stop
+    gitdir = Path({gitdir!r})
+    lock = L.FileLock(gitdir / "refs" / "heads" / "main", gitdir=gitdir)
+    lock.acquire()
+    lock.commit(b"{value}\\n")
+    """
+)
+
+
+def test_without_xattrs_a_writer_killed_while_committing_leaves_a_lock_naming_it(store, git_env, caplog) -> None:
+    # Without extended attributes the new value goes through a side file, so the lock file
+    # keeps the owner line that lets the next writer recover it at once.
+    before = store.put_bytes("a.txt", b"before").id
+    child = python_child(KILLED_WHILE_COMMITTING_WITHOUT_XATTRS.format(gitdir=str(store.gitdir), value="ab" * 20), git_env)
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline().split()
+        assert line[0] == "committing"
+        pid = int(line[1])
+        os.kill(pid, signal.SIGKILL)
+        child.wait()
+        owner = LockOwner.parse((store.gitdir / "refs" / "heads" / "main.lock").read_bytes())
+        assert owner is not None and owner.pid == pid
+        assert store.resolve("main") == before  # the side file never replaced the ref
+        impatient = _reopen(store, lock_timeout=2.0)
+        with caplog.at_level(logging.WARNING, logger="artifactstore_git.locks"):
+            commit = impatient.put_bytes("b.txt", b"after")
+        assert store.resolve("main") == commit.id
+        assert commit.parents == (before,)
+        warnings = [r.getMessage() for r in caplog.records if "stale lock" in r.getMessage()]
+        assert len(warnings) == 1 and f"pid {pid}" in warnings[0] and "dead" in warnings[0], warnings
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_without_xattrs_commits_leave_only_the_ref(store, git, monkeypatch) -> None:
+    import artifactstore_git.locks as locks
+
+    monkeypatch.setattr(locks, "_set_owner_xattr", lambda fd, owner: False)
+    ids = [store.put_bytes(f"f{i}.txt", f"{i}".encode()).id for i in range(3)]
+    store.create_branch("exp", rev=ids[0])
+    store.delete("f0.txt")
+    assert git(store.gitdir, "rev-parse", "main").strip() == store.resolve("main")
+    assert git(store.gitdir, "rev-parse", "exp").strip() == ids[0]
+    assert (store.gitdir / "refs" / "heads" / "main").read_bytes() == store.resolve("main").encode() + b"\n"
+    assert sorted(p.name for p in (store.gitdir / "refs" / "heads").iterdir()) == ["exp", "main"]
+    assert git(store.gitdir, "fsck", "--full", "--strict", "--no-dangling") == ""
+
+
 def test_live_lock_is_waited_for(store, git_env) -> None:
     store.put_bytes("a.txt", b"before")
     child = python_child(HOLD_LOCK.format(gitdir=str(store.gitdir), hold=0.5), git_env)

@@ -5,10 +5,13 @@ holds the lock), writing the new content into it and renaming it over ``<file>``
 same, so git and artifactstore exclude each other. While we hold a lock, its file holds one
 owner line (``artifactstore-lock pid=.. host=.. boot=.. start=.. nonce=..``); just before the
 rename it is rewritten with the new value. git never reads a lock file's content. The same
-owner is also kept, compactly, in the file's extended attribute ``user.artifactstore.owner``
-where the filesystem has them, so that a holder killed after that rewrite (while ``syncfs`` makes the new
-value durable, a window of milliseconds) is still known; without it such a lock held its
-branch for ``stale_after`` seconds.
+owner is also kept, compactly, in the file's extended attribute ``user.artifactstore.owner``,
+so that a holder killed after that rewrite (while ``syncfs`` makes the new value durable, a
+window of milliseconds) is still known. Where the filesystem keeps no user extended attributes,
+the lock file keeps its owner line to the end instead: the new value is written to a side file
+``<gitdir>/artifactstore/locks/<hash>.new``, renamed over ``<file>``, and the lock file is then
+removed. That costs a file more per commit and leaves no moment in which a killed holder's lock
+names nobody (such a lock would hold its branch for ``stale_after`` seconds).
 
 A lock left by a killed process is found by that line: on the same host the owner is dead
 when its pid no longer exists, is a zombie, or was reused (process start time or boot id
@@ -170,15 +173,17 @@ class LockOwner:
 OWNER_XATTR = "user.artifactstore.owner"
 
 
-def _set_owner_xattr(fd: int, owner: LockOwner) -> None:
-    """Name the owner in ``fd``'s extended attributes too, where the filesystem keeps them."""
+def _set_owner_xattr(fd: int, owner: LockOwner) -> bool:
+    """Name the owner in ``fd``'s extended attributes too; False where the filesystem keeps none."""
     setter = getattr(os, "setxattr", None)
     if setter is None:
-        return
+        return False
     try:
         setter(fd, OWNER_XATTR, owner.compact())
     except OSError as exc:  # no user xattrs here (tmpfs before Linux 6.6, many network filesystems)
         log.debug("lock owner not kept as an extended attribute: %s", exc)
+        return False
+    return True
 
 
 @functools.lru_cache(maxsize=64)
@@ -306,6 +311,8 @@ class FileLock:
         self._sync_filesystem = fsync and sync_filesystem and SYNCFS_AVAILABLE
         self._what = what or str(target)
         self._fd: int | None = None
+        #: The owner is in the lock file's extended attribute, so commit may overwrite its owner line.
+        self._owner_in_xattr = False
 
     # ------------------------------------------------------------------ acquire
     def acquire(self) -> None:
@@ -323,7 +330,7 @@ class FileLock:
             else:
                 try:
                     write_all(fd, owner.line(), what=f"lock file {self.path}")
-                    _set_owner_xattr(fd, owner)
+                    self._owner_in_xattr = _set_owner_xattr(fd, owner)
                 except BaseException:
                     os.close(fd)
                     os.unlink(self.path)
@@ -374,12 +381,15 @@ class FileLock:
         log.warning("removed stale lock %s on %s: %s", self.path, self._what, reason)
         return True
 
-    @contextlib.contextmanager
-    def _breaker(self):  # type: ignore[no-untyped-def]
+    def _private_path(self, suffix: str) -> Path:
+        """``<gitdir>/artifactstore/locks/<hash of the lock path><suffix>``, its directory created."""
         directory = self._gitdir / "artifactstore" / "locks"
         directory.mkdir(parents=True, exist_ok=True)
-        name = hashlib.sha1(str(self.path).encode("utf-8", "surrogateescape")).hexdigest() + ".break"
-        path = directory / name
+        return directory / (hashlib.sha1(str(self.path).encode("utf-8", "surrogateescape")).hexdigest() + suffix)
+
+    @contextlib.contextmanager
+    def _breaker(self):  # type: ignore[no-untyped-def]
+        path = self._private_path(".break")
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
@@ -407,24 +417,42 @@ class FileLock:
         names - becomes durable with it, before the target changes. With ``sync_dir=False``
         the rename is not made durable here: the caller fsyncs the target's directory itself
         (:func:`fsync_dir`) before it reports the change as done.
+
+        Where the owner is not in an extended attribute, ``content`` goes through a side file and
+        the lock file keeps its owner line until the target has changed (see the module's notes).
         """
         fd = self._require_fd()
-        os.ftruncate(fd, 0)
-        write_all(fd, content, offset=0, what=f"lock file {self.path}")
+        if self._owner_in_xattr:
+            os.ftruncate(fd, 0)
+            write_all(fd, content, offset=0, what=f"lock file {self.path}")
+            self._make_durable(fd)
+            os.close(fd)
+            self._fd = None
+            source = self.path
+        else:
+            source = self._private_path(".new")
+            side = os.open(source, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                write_all(side, content, what=f"new value of {self.target}")
+                self._make_durable(side)
+            finally:
+                os.close(side)
+        try:
+            os.replace(source, self.target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(source)
+            self.release()
+            raise
+        self.release()  # the lock file, unless it was renamed into place, still held our owner line
+        if self._fsync and sync_dir:
+            fsync_dir(self.target.parent)
+
+    def _make_durable(self, fd: int) -> None:
         if self._sync_filesystem:
             sync_filesystem_of(fd, what=str(self.path))
         elif self._fsync:
             os.fsync(fd)
-        os.close(fd)
-        self._fd = None
-        try:
-            os.replace(self.path, self.target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.path)
-            raise
-        if self._fsync and sync_dir:
-            fsync_dir(self.target.parent)
 
     def release(self) -> None:
         """Give the lock up without touching the target."""
