@@ -100,6 +100,16 @@ def _has_user_xattrs(directory: Path) -> bool:
     return True
 
 
+def _kill_once(child: subprocess.Popen[str], stage: str) -> int:
+    """SIGKILL ``child`` as soon as it prints ``<stage> <pid>``; its pid."""
+    assert child.stdout is not None
+    line = child.stdout.readline().split()
+    assert line[0] == stage, line
+    os.kill(int(line[1]), signal.SIGKILL)
+    child.wait()
+    return int(line[1])
+
+
 def test_lock_of_writer_killed_while_committing_is_recovered_at_once(store, git_env, caplog) -> None:
     if not _has_user_xattrs(store.gitdir):
         pytest.skip("the filesystem under the test's store keeps no user extended attributes")
@@ -109,12 +119,7 @@ def test_lock_of_writer_killed_while_committing_is_recovered_at_once(store, git_
     store.put_bytes("a.txt", b"before")
     child = python_child(KILLED_WHILE_COMMITTING.format(gitdir=str(store.gitdir), value="ab" * 20), git_env)
     try:
-        assert child.stdout is not None
-        line = child.stdout.readline().split()
-        assert line[0] == "committing"
-        pid = int(line[1])
-        os.kill(pid, signal.SIGKILL)
-        child.wait()
+        pid = _kill_once(child, "committing")
         assert (store.gitdir / "refs" / "heads" / "main.lock").read_bytes() == b"ab" * 20 + b"\n"
         impatient = _reopen(store, lock_timeout=2.0)
         with caplog.at_level(logging.WARNING, logger="artifactstore_git.locks"):
@@ -151,12 +156,7 @@ def test_without_xattrs_a_writer_killed_while_committing_leaves_a_lock_naming_it
     before = store.put_bytes("a.txt", b"before").id
     child = python_child(KILLED_WHILE_COMMITTING_WITHOUT_XATTRS.format(gitdir=str(store.gitdir), value="ab" * 20), git_env)
     try:
-        assert child.stdout is not None
-        line = child.stdout.readline().split()
-        assert line[0] == "committing"
-        pid = int(line[1])
-        os.kill(pid, signal.SIGKILL)
-        child.wait()
+        pid = _kill_once(child, "committing")
         owner = LockOwner.parse((store.gitdir / "refs" / "heads" / "main.lock").read_bytes())
         assert owner is not None and owner.pid == pid
         assert store.resolve("main") == before  # the side file never replaced the ref
