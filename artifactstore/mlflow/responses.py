@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import BinaryIO
 
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 #: Bytes read from the store per chunk sent (MLflow's own streaming chunk).
 CHUNK = 1024 * 1024
@@ -23,6 +23,12 @@ def streamed(reader: BinaryIO, size: int, headers: Mapping[str, str]) -> Streami
     return StreamingResponse(_chunks(reader), headers={**headers, "Content-Length": str(size)})
 
 
+def headers_only(reader: BinaryIO, size: int, headers: Mapping[str, str]) -> Response:
+    """The answer to a ``HEAD``: what :func:`streamed` would send, without the body (``reader`` is closed)."""
+    reader.close()
+    return Response(headers={**headers, "Content-Length": str(size)})
+
+
 def _chunks(reader: BinaryIO) -> Iterator[bytes]:
     try:
         while chunk := reader.read(CHUNK):
@@ -31,4 +37,4 @@ def _chunks(reader: BinaryIO) -> Iterator[bytes]:
         reader.close()
 
 
-__all__ = ["CHUNK", "streamed"]
+__all__ = ["CHUNK", "headers_only", "streamed"]

@@ -14,13 +14,14 @@ artifactstore repository - proxied (``mlflow-artifacts:`` locations), or direct 
 whose artifact location is an ``artifactstore+...`` URI) - it is streamed from the store as it
 is read, with backpressure, a ``Content-Length``, its SHA-256 checked on the way as in
 :mod:`.app`, and MLflow's headers (``Content-Type`` from the name, ``Content-Disposition:
-attachment``, ``X-Content-Type-Options: nosniff``, ``Cache-Control: no-cache``). Range
-requests get the whole file with a 200 (MLflow's copy answers them with a 206; the UI's PDF
-viewer, their one user, then reads the whole file).
+attachment``, ``X-Content-Type-Options: nosniff``, ``Cache-Control: no-cache``). A ``HEAD``
+gets the same headers and no body; the file is opened, not read (MLflow's handler copies the
+whole file to answer one). Range requests get the whole file with a 200 (MLflow's copy answers them
+with a 206; the UI's PDF viewer, their one user, then reads the whole file).
 
 Everything else goes to MLflow's Flask app unchanged: another artifact repository, a
-directory, a ``HEAD``, ``--artifacts-only``, and every error (a missing run, model, parameter or
-file), which MLflow's handler meets again and answers its own way.
+directory, ``--artifacts-only``, and every error (a missing run, model, parameter or file),
+which MLflow's handler meets again and answers its own way.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .repository import ArtifactStoreRepository
-from .responses import streamed
+from .responses import headers_only, streamed
 
 log = logging.getLogger(__name__)
 
@@ -90,13 +91,14 @@ class UIDownload:
         from starlette.requests import Request
 
         response = None
-        if scope["method"] == "GET":
+        if scope["method"] in ("GET", "HEAD"):
             request = Request(scope)
-            response = await run_in_threadpool(self.prepare, request.query_params, request.path_params)
+            head = scope["method"] == "HEAD"
+            response = await run_in_threadpool(self.prepare, request.query_params, request.path_params, head=head)
         await (response or self.fallback)(scope, receive, send)
 
-    def prepare(self, query: Mapping[str, str], params: Mapping[str, str]) -> Any:
-        """Our response for the request, or ``None`` to let MLflow's handler answer it."""
+    def prepare(self, query: Mapping[str, str], params: Mapping[str, str], *, head: bool = False) -> Any:
+        """Our response for the request (for a ``HEAD``, its headers only), or ``None`` to let MLflow's handler answer it."""
         from mlflow.exceptions import MlflowException
         from mlflow.server import handlers
         from mlflow.server.constants import ARTIFACTS_ONLY_ENV_VAR
@@ -137,7 +139,7 @@ class UIDownload:
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "no-cache",
         }
-        return streamed(reader, size, headers)
+        return (headers_only if head else streamed)(reader, size, headers)
 
 
 #: MLflow's private helpers :meth:`UIDownload.prepare` uses, checked when the app is built.

@@ -172,6 +172,10 @@ def _check_streamed_attachment(url: str, url_path: str, name: str, data: bytes) 
     assert headers["cache-control"] == "no-cache", url_path
     # MLflow's handler sends a temporary copy with a validator made from the copy's mtime.
     assert "etag" not in headers, (url_path, headers)
+    # A HEAD gets the same headers and no body (MLflow's handler makes its whole copy for one).
+    status, head_headers, body = checks.http_exchange(url, "HEAD", url_path)
+    assert (status, body) == (200, b""), (url_path, status)
+    assert {k: v for k, v in head_headers.items() if k != "date"} == {k: v for k, v in headers.items() if k != "date"}
 
 
 def test_the_uis_downloads_stream_from_the_store(xet_env: XetEnv) -> None:
