@@ -17,7 +17,9 @@ never a complete wrong one. Git's large files, which MLflow's own route sends fr
 unverified (see :mod:`.serving`), are streamed and verified too: that is also faster,
 because Starlette's ``FileResponse`` reads and sends 64 KiB at a time (1 GiB through a
 4-worker server, one client: 680 MB/s streamed and verified, 235 MB/s from disk). Range
-requests are not served (MLflow's clients make none): the whole file is sent.
+requests are not served (MLflow's clients make none): the whole file is sent. A ``HEAD`` gets
+the headers a ``GET`` would, without the file being read (MLflow's route copies the whole file
+into ``$TMPDIR`` to answer one).
 
 A directory is refused with MLflow's own 400 (MLflow's route would copy it and then fail to
 send it). Everything else, including every other error answer and any other artifact
@@ -33,8 +35,10 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.requests import Request  # at module level: FastAPI resolves the endpoint's annotations here
+
 from .repository import ArtifactStoreRepository
-from .responses import streamed
+from .responses import headers_only, streamed
 from .ui_downloads import ui_download_routes
 
 log = logging.getLogger(__name__)
@@ -62,7 +66,7 @@ def create_app() -> Any:
         log.warning("this MLflow has no native download route to stand in for (%s); downloads use MLflow's", exc)
         return app
     for path in ROUTES:
-        app.router.add_api_route(path, route, methods=["GET"], include_in_schema=False)
+        app.router.add_api_route(path, route, methods=["GET", "HEAD"], include_in_schema=False)
     try:
         app.router.routes.extend(ui_download_routes(existing))
     except (ImportError, AttributeError, LookupError) as exc:
@@ -73,7 +77,7 @@ def create_app() -> Any:
     return app
 
 
-def _download_route() -> Callable[[str], Awaitable[Any]]:
+def _download_route() -> Callable[[str, Any], Awaitable[Any]]:
     """The endpoint: answer a file of an artifactstore destination, else defer to MLflow's."""
     from mlflow.server import artifact_router as mlflow_routes
     from mlflow.utils.mime_type_utils import _guess_mime_type
@@ -88,8 +92,8 @@ def _download_route() -> Callable[[str], Awaitable[Any]]:
     repository = mlflow_routes._get_artifact_repo
     disposition = mlflow_routes._content_disposition
 
-    def prepare(artifact_path: str) -> Response | None:
-        """Our response for ``artifact_path``, or ``None`` to let MLflow's route answer."""
+    def prepare(artifact_path: str, head: bool) -> Response | None:
+        """Our response for ``artifact_path`` (for a ``HEAD``, its headers only), or ``None`` to let MLflow's route answer."""
         from mlflow.exceptions import MlflowException
 
         if not serving():
@@ -111,10 +115,10 @@ def _download_route() -> Callable[[str], Awaitable[Any]]:
         if opened is None:  # (MLflow's route would copy the directory and fail sending it)
             raise HTTPException(status_code=400, detail=f"Artifact path refers to a directory, not a file: '{path}'")
         reader, size = opened
-        return streamed(reader, size, headers)
+        return (headers_only if head else streamed)(reader, size, headers)
 
-    async def download_artifact(artifact_path: str) -> Any:
-        response = await run_in_threadpool(prepare, artifact_path)
+    async def download_artifact(artifact_path: str, request: Request) -> Any:
+        response = await run_in_threadpool(prepare, artifact_path, request.method == "HEAD")
         return response if response is not None else await mlflow_download(artifact_path)
 
     return download_artifact

@@ -32,7 +32,7 @@ def test_our_download_route_comes_before_mlflows(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("_MLFLOW_SGI_NAME", "uvicorn")
     # Starlette answers with the first matching route: ours come before every route (and
     # included router) MLflow registered, its own download route among them.
-    expected = [(i, path, frozenset({"GET"})) for i, path in enumerate(app_module.ROUTES)]
+    expected = [(i, path, frozenset({"GET", "HEAD"})) for i, path in enumerate(app_module.ROUTES)]
     assert _ours(app_module.create_app()) == expected
 
 

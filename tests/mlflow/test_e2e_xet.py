@@ -154,6 +154,10 @@ def test_downloads_stream_from_the_store_with_the_built_in_headers(xet_env: XetE
         assert headers["content-type"].split(";")[0] == _guess_mime_type(name), name
         assert headers["content-length"] == str(len(data)), name
         assert headers["content-disposition"] == _content_disposition_attachment(name), name
+        # A HEAD: the same headers, no body, and no temporary copy (which MLflow's route would date).
+        status, head_headers, body = checks.http_exchange(xet_env.url, "HEAD", url_path)
+        assert (status, body) == (200, b""), (name, status)
+        assert {k: v for k, v in head_headers.items() if k != "date"} == {k: v for k, v in headers.items() if k != "date"}
 
     directory = checks.artifact_url_path(f"0/{run_id}/artifacts")
     status, _, body = checks.http_exchange(xet_env.url, "GET", directory)
