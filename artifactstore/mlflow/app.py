@@ -16,10 +16,10 @@ the last bytes are never sent and the connection is closed, so a client sees a s
 never a complete wrong one. Git's large files, which MLflow's own route sends from disk
 unverified (see :mod:`.serving`), are streamed and verified too: that is also faster,
 because Starlette's ``FileResponse`` reads and sends 64 KiB at a time (1 GiB through a
-4-worker server, one client: 680 MB/s streamed and verified, 235 MB/s from disk). Range
-requests are not served (MLflow's clients make none): the whole file is sent. A ``HEAD`` gets
-the headers a ``GET`` would, without the file being read (MLflow's route copies the whole file
-into ``$TMPDIR`` to answer one).
+4-worker server, one client: 680 MB/s streamed and verified, 235 MB/s from disk).
+Every answer carries the file's SHA-256 as a strong ``ETag``; ``If-None-Match``, one byte range
+(resuming a download), and ``HEAD`` are answered from the store without a copy (MLflow's route
+copies the whole file into ``$TMPDIR`` for each): see :mod:`.responses`.
 
 A directory is refused with MLflow's own 400 (MLflow's route would copy it and then fail to
 send it). Everything else, including every other error answer and any other artifact
@@ -38,7 +38,7 @@ from typing import Any
 from starlette.requests import Request  # at module level: FastAPI resolves the endpoint's annotations here
 
 from .repository import ArtifactStoreRepository
-from .responses import headers_only, streamed
+from .responses import file_response
 from .ui_downloads import ui_download_routes
 
 log = logging.getLogger(__name__)
@@ -92,8 +92,8 @@ def _download_route() -> Callable[[str, Any], Awaitable[Any]]:
     repository = mlflow_routes._get_artifact_repo
     disposition = mlflow_routes._content_disposition
 
-    def prepare(artifact_path: str, head: bool) -> Response | None:
-        """Our response for ``artifact_path`` (for a ``HEAD``, its headers only), or ``None`` to let MLflow's route answer."""
+    def prepare(artifact_path: str, request: Request) -> Response | None:
+        """Our response for ``artifact_path``, or ``None`` to let MLflow's route answer."""
         from mlflow.exceptions import MlflowException
 
         if not serving():
@@ -114,11 +114,10 @@ def _download_route() -> Callable[[str, Any], Awaitable[Any]]:
             return None  # MLflow's route meets the same error and answers it its way
         if opened is None:  # (MLflow's route would copy the directory and fail sending it)
             raise HTTPException(status_code=400, detail=f"Artifact path refers to a directory, not a file: '{path}'")
-        reader, size = opened
-        return (headers_only if head else streamed)(reader, size, headers)
+        return file_response(opened, headers, request.headers, head=request.method == "HEAD")
 
     async def download_artifact(artifact_path: str, request: Request) -> Any:
-        response = await run_in_threadpool(prepare, artifact_path, request.method == "HEAD")
+        response = await run_in_threadpool(prepare, artifact_path, request)
         return response if response is not None else await mlflow_download(artifact_path)
 
     return download_artifact

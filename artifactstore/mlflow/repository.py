@@ -25,7 +25,7 @@ import posixpath
 from collections.abc import AsyncIterable
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from mlflow.entities import FileInfo
 from mlflow.exceptions import MlflowException
@@ -43,6 +43,14 @@ from .store_cache import open_cached
 from .streams import BLOCK, AsyncChunkReader, read_head
 
 log = logging.getLogger(__name__)
+
+
+class OpenedFile(NamedTuple):
+    """A file opened for sending (:meth:`ArtifactStoreRepository.open_artifact`): a reader at offset 0, the size, the SHA-256."""
+
+    reader: BinaryIO
+    size: int
+    sha256: str
 
 
 class ArtifactStoreRepository(ArtifactRepository, StreamUploadMixin):  # type: ignore[misc]
@@ -185,8 +193,8 @@ class ArtifactStoreRepository(ArtifactRepository, StreamUploadMixin):  # type: i
             log.warning("sending %s through a temporary copy: cannot link to %s (%s)", path, local, exc)
             return None
 
-    def open_artifact(self, artifact_path: str) -> tuple[BinaryIO, int] | None:
-        """A reader over one file at the branch's current revision and the file's size; ``None`` for a directory.
+    def open_artifact(self, artifact_path: str) -> OpenedFile | None:
+        """A reader over one file at the branch's current revision, with the file's size and SHA-256; ``None`` for a directory.
 
         Reading it to the end checks the file's SHA-256 (see :meth:`ArtifactStore.open`);
         a mismatch raises before the last bytes are returned. A missing path is HTTP 404.
@@ -195,9 +203,9 @@ class ArtifactStoreRepository(ArtifactRepository, StreamUploadMixin):  # type: i
             path = store_path(self._root, artifact_path)
             rev = self._store.resolve()
             entry = self._store.stat(path, rev=rev)
-            if entry.kind != "file" or entry.size is None:
+            if entry.kind != "file" or entry.size is None or entry.sha256 is None:
                 return None
-            return self._store.open(path, rev=rev), entry.size
+            return OpenedFile(self._store.open(path, rev=rev), entry.size, entry.sha256)
 
     def download_artifacts(self, artifact_path: str | None, dst_path: str | None = None) -> str:
         """Download a file or directory, all read at one revision, and return its local path.
@@ -282,4 +290,4 @@ def _destination_dir(dst_path: str | None) -> str:
     return dst
 
 
-__all__ = ["ArtifactStoreRepository"]
+__all__ = ["ArtifactStoreRepository", "OpenedFile"]

@@ -1,14 +1,97 @@
-"""A file of the store as a streamed HTTP response (the ``artifactstore`` app's downloads)."""
+"""A file of the store as an HTTP response (the ``artifactstore`` app's downloads).
+
+Every answer names the file's content by a strong ``ETag``, its SHA-256 (the same bytes give
+the same tag at any path and revision), and says ``Accept-Ranges: bytes``:
+
+* ``If-None-Match`` with that tag (or ``*``) gets a ``304`` and no body;
+* one byte range (``Range: bytes=a-b``, ``a-`` or ``-n``) gets a ``206`` with just those bytes,
+  read from where they start (xet and s3 fetch only that part), unless ``If-Range`` names
+  another tag; a range that starts past the end gets a ``416``. A range is not checked against
+  the file's SHA-256: only a read of the whole file can be;
+* anything else, several ranges or a malformed header included, gets the whole file with a
+  ``200``, streamed and checked (see :func:`streamed`);
+* a ``HEAD`` gets the headers the ``GET`` would, and no body.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import BinaryIO
 
 from starlette.responses import Response, StreamingResponse
 
+from .repository import OpenedFile
+
 #: Bytes read from the store per chunk sent (MLflow's own streaming chunk).
 CHUNK = 1024 * 1024
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+class Unsatisfiable(Exception):
+    """The one range asked for starts past the file's end."""
+
+
+def byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """The first and last offset of the single byte range ``header`` asks for, or ``None``
+    to send the whole file (no range, several, or a malformed header, which a server may
+    ignore). Raises :class:`Unsatisfiable` for a range that starts past the end.
+    """
+    match = _RANGE.fullmatch(header.strip().replace(" ", ""))
+    if match is None:
+        return None
+    first, last = match.groups()
+    if not first:  # "-n": the last n bytes
+        if not last:
+            return None
+        suffix = int(last)
+        if suffix == 0 or size == 0:
+            raise Unsatisfiable
+        return max(size - suffix, 0), size - 1
+    start = int(first)
+    if last and int(last) < start:
+        return None  # malformed
+    if start >= size:
+        raise Unsatisfiable
+    return start, min(int(last), size - 1) if last else size - 1
+
+
+def file_response(file: OpenedFile, headers: Mapping[str, str], request: Mapping[str, str], *, head: bool) -> Response:
+    """The answer to a ``GET`` (or, with ``head``, a ``HEAD``) of ``file``, given the request's
+    headers (lower-case names): see the module's notes. ``file``'s reader is closed unless the
+    response streams from it."""
+    etag = f'"{file.sha256}"'
+    headers = {**headers, "ETag": etag, "Accept-Ranges": "bytes"}
+    if _matches(request.get("if-none-match"), etag):
+        file.reader.close()
+        return Response(status_code=304, headers=headers)
+    span = None
+    if "range" in request and request.get("if-range", etag) == etag:
+        try:
+            span = byte_range(request["range"], file.size)
+        except Unsatisfiable:
+            file.reader.close()
+            return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{file.size}"})
+    if span is None:
+        if head:
+            return headers_only(file.reader, file.size, headers)
+        return streamed(file.reader, file.size, headers)
+    start, end = span
+    headers["Content-Range"] = f"bytes {start}-{end}/{file.size}"
+    length = end - start + 1
+    if head:
+        file.reader.close()
+        return Response(status_code=206, headers={**headers, "Content-Length": str(length)})
+    file.reader.seek(start)
+    return StreamingResponse(_span(file.reader, length), status_code=206, headers={**headers, "Content-Length": str(length)})
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if if_none_match is None:
+        return False
+    tags = [tag.strip() for tag in if_none_match.split(",")]
+    return "*" in tags or etag in tags or f"W/{etag}" in tags
 
 
 def streamed(reader: BinaryIO, size: int, headers: Mapping[str, str]) -> StreamingResponse:
@@ -30,6 +113,7 @@ def headers_only(reader: BinaryIO, size: int, headers: Mapping[str, str]) -> Res
 
 
 def _chunks(reader: BinaryIO) -> Iterator[bytes]:
+    """All of ``reader``, to the read at its end that checks the file (even for an empty file)."""
     try:
         while chunk := reader.read(CHUNK):
             yield chunk
@@ -37,4 +121,14 @@ def _chunks(reader: BinaryIO) -> Iterator[bytes]:
         reader.close()
 
 
-__all__ = ["CHUNK", "headers_only", "streamed"]
+def _span(reader: BinaryIO, length: int) -> Iterator[bytes]:
+    """``length`` bytes of ``reader`` from where it stands."""
+    try:
+        while length > 0 and (chunk := reader.read(min(CHUNK, length))):
+            length -= len(chunk)
+            yield chunk
+    finally:
+        reader.close()
+
+
+__all__ = ["CHUNK", "Unsatisfiable", "byte_range", "file_response", "headers_only", "streamed"]

@@ -14,10 +14,10 @@ artifactstore repository - proxied (``mlflow-artifacts:`` locations), or direct 
 whose artifact location is an ``artifactstore+...`` URI) - it is streamed from the store as it
 is read, with backpressure, a ``Content-Length``, its SHA-256 checked on the way as in
 :mod:`.app`, and MLflow's headers (``Content-Type`` from the name, ``Content-Disposition:
-attachment``, ``X-Content-Type-Options: nosniff``, ``Cache-Control: no-cache``). A ``HEAD``
-gets the same headers and no body; the file is opened, not read (MLflow's handler copies the
-whole file to answer one). Range requests get the whole file with a 200 (MLflow's copy answers them
-with a 206; the UI's PDF viewer, their one user, then reads the whole file).
+attachment``, ``X-Content-Type-Options: nosniff``, ``Cache-Control: no-cache``). The file's
+SHA-256 is its ``ETag``, so a preview the browser has is revalidated with a ``304``; a byte
+range (the UI's PDF viewer asks for them) and a ``HEAD`` are answered from the store too (see
+:mod:`.responses`), where MLflow's handler copies the whole file for each.
 
 Everything else goes to MLflow's Flask app unchanged: another artifact repository, a
 directory, ``--artifacts-only``, and every error (a missing run, model, parameter or file),
@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .repository import ArtifactStoreRepository
-from .responses import headers_only, streamed
+from .responses import file_response
 
 log = logging.getLogger(__name__)
 
@@ -92,13 +92,11 @@ class UIDownload:
 
         response = None
         if scope["method"] in ("GET", "HEAD"):
-            request = Request(scope)
-            head = scope["method"] == "HEAD"
-            response = await run_in_threadpool(self.prepare, request.query_params, request.path_params, head=head)
+            response = await run_in_threadpool(self.prepare, Request(scope))
         await (response or self.fallback)(scope, receive, send)
 
-    def prepare(self, query: Mapping[str, str], params: Mapping[str, str], *, head: bool = False) -> Any:
-        """Our response for the request (for a ``HEAD``, its headers only), or ``None`` to let MLflow's handler answer it."""
+    def prepare(self, request: Any) -> Any:
+        """Our response for ``request`` (a Starlette ``Request``), or ``None`` to let MLflow's handler answer it."""
         from mlflow.exceptions import MlflowException
         from mlflow.server import handlers
         from mlflow.server.constants import ARTIFACTS_ONLY_ENV_VAR
@@ -108,7 +106,7 @@ class UIDownload:
         if os.environ.get(ARTIFACTS_ONLY_ENV_VAR):
             return None  # MLflow's handler answers 503
         try:  # MLflow's own lookups, as its handler makes them
-            location, relative = self.locate(query, params)
+            location, relative = self.locate(request.query_params, request.path_params)
             relative = validate_path_is_safe(relative)  # type: ignore[no-untyped-call]
             if handlers._is_servable_proxied_run_artifact_root(location):  # type: ignore[no-untyped-call]
                 repo = handlers._get_artifact_repo_mlflow_artifacts()  # type: ignore[no-untyped-call]
@@ -131,7 +129,6 @@ class UIDownload:
             return None
         if opened is None:  # a directory
             return None
-        reader, size = opened
         name = posixpath.basename(path)
         headers = {
             "Content-Type": _guess_mime_type(name),  # type: ignore[no-untyped-call]
@@ -139,7 +136,7 @@ class UIDownload:
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "no-cache",
         }
-        return (headers_only if head else streamed)(reader, size, headers)
+        return file_response(opened, headers, request.headers, head=request.method == "HEAD")
 
 
 #: MLflow's private helpers :meth:`UIDownload.prepare` uses, checked when the app is built.

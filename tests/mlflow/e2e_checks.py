@@ -68,12 +68,14 @@ def check_deleted_file_in_history(store_uri: str, run_dir: str, logged: LoggedRu
     assert old.stdout == logged.files["notes.txt"]
 
 
-def http_exchange(url: str, method: str, path: str, body: bytes | None = None) -> tuple[int, dict[str, str], bytes]:
+def http_exchange(
+    url: str, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     """One request: the status, the headers (lower-case names) and the body."""
     parsed = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
     try:
-        conn.request(method, path, body=body)
+        conn.request(method, path, body=body, headers=headers or {})
         response = conn.getresponse()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:

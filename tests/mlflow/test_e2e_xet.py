@@ -174,12 +174,61 @@ def _check_streamed_attachment(url: str, url_path: str, name: str, data: bytes) 
     assert headers["content-length"] == str(len(data)), url_path
     assert headers["content-disposition"] == _content_disposition_attachment(name), url_path
     assert headers["cache-control"] == "no-cache", url_path
-    # MLflow's handler sends a temporary copy with a validator made from the copy's mtime.
-    assert "etag" not in headers, (url_path, headers)
+    # The content's SHA-256 as validator (MLflow's handler sends a temporary copy with one made from its mtime).
+    assert headers["etag"] == f'"{hashlib.sha256(data).hexdigest()}"', (url_path, headers)
     # A HEAD gets the same headers and no body (MLflow's handler makes its whole copy for one).
     status, head_headers, body = checks.http_exchange(url, "HEAD", url_path)
     assert (status, body) == (200, b""), (url_path, status)
     assert {k: v for k, v in head_headers.items() if k != "date"} == {k: v for k, v in headers.items() if k != "date"}
+
+
+def test_downloads_resume_and_revalidate_from_the_store(xet_env: XetEnv) -> None:
+    # A byte range (a resumed download, the UI's PDF viewer), If-Range and If-None-Match on the
+    # clients' route and the UI's, against the file's SHA-256 as its ETag.
+    size = 3 * 1024 * 1024 + 1
+    data = random.Random(17).randbytes(size)
+    run_id = scenarios.log_files(xet_env.url, xet_env.tmp, {"ranged.bin": data})
+    etag = f'"{hashlib.sha256(data).hexdigest()}"'
+    paths = [
+        checks.artifact_url_path(f"0/{run_id}/artifacts/ranged.bin"),
+        "/get-artifact?" + urllib.parse.urlencode({"path": "ranged.bin", "run_id": run_id}),
+    ]
+    for url_path in paths:
+
+        def get(headers: dict[str, str], method: str = "GET", url_path: str = url_path) -> tuple[int, dict[str, str], bytes]:
+            return checks.http_exchange(xet_env.url, method, url_path, headers=headers)
+
+        status, headers, body = get({"If-None-Match": etag})
+        assert (status, body, headers["etag"]) == (304, b"", etag), url_path
+        status, _, body = get({"If-None-Match": '"another"'})
+        assert (status, body == data) == (200, True), url_path
+        across = (1024 * 1024 - 7, 2 * 1024 * 1024 + 9)  # spans two of xet's 1 MiB reads
+        for spec, first, last in [
+            ("bytes=100-199", 100, 199),
+            (f"bytes={across[0]}-{across[1]}", *across),
+            ("bytes=-10", size - 10, size - 1),
+            (f"bytes={size - 5}-", size - 5, size - 1),
+            (f"bytes=0-{size + 100}", 0, size - 1),
+        ]:
+            status, headers, body = get({"Range": spec})
+            assert (status, body == data[first : last + 1]) == (206, True), (url_path, spec, status, len(body))
+            assert headers["content-range"] == f"bytes {first}-{last}/{size}", (url_path, spec)
+            assert headers["content-length"] == str(last - first + 1), (url_path, spec)
+            status, headers, body = get({"Range": spec}, "HEAD")
+            assert (status, body, headers["content-range"]) == (206, b"", f"bytes {first}-{last}/{size}"), (url_path, spec)
+        status, headers, body = get({"Range": f"bytes={size}-"})
+        assert (status, headers["content-range"], body) == (416, f"bytes */{size}", b""), url_path
+        # Several ranges, a malformed one, or an If-Range naming other content: the whole file.
+        for extra in [
+            {"Range": "bytes=0-1,5-6"},
+            {"Range": "bytes=9-3"},
+            {"Range": "items=0-1"},
+            {"Range": "bytes=0-9", "If-Range": '"old"'},
+        ]:
+            status, headers, body = get(extra)
+            assert (status, body == data, "content-range" in headers) == (200, True, False), (url_path, extra)
+        status, _, body = get({"Range": "bytes=0-9", "If-Range": etag})
+        assert (status, body) == (206, data[:10]), url_path
 
 
 def test_the_uis_downloads_stream_from_the_store(xet_env: XetEnv) -> None:
