@@ -3,7 +3,8 @@
     python benchmarks/git_bench.py                  # everything, 1 GiB file, 100,000 entries
     python benchmarks/git_bench.py --size-mib 256 --max-entries 10000 --runs 3   # quicker
 
-Sections: small-file commits per second (fsync on and off); a large file in and out
+Sections: small-file commits per second (fsync on and off, and with no extended attribute for
+the ref lock's owner, as on many network filesystems); a large file in and out
 (MB/s and peak RSS of the process) against ``cp`` and against ``git add && git commit`` /
 ``git cat-file`` in a scratch non-bare repository; commit time by file size inline versus
 LFS (how the default inline threshold was chosen); per-commit time with 100 / 10,000 /
