@@ -38,7 +38,7 @@ from typing import Any
 from starlette.requests import Request  # at module level: FastAPI resolves the endpoint's annotations here
 
 from .repository import ArtifactStoreRepository
-from .responses import file_response
+from .responses import file_response, require_mlflow_helpers
 from .ui_downloads import ui_download_routes
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,6 @@ def create_app() -> Any:
 def _download_route() -> Callable[[str, Any], Awaitable[Any]]:
     """The endpoint: answer a file of an artifactstore destination, else defer to MLflow's."""
     from mlflow.server import artifact_router as mlflow_routes
-    from mlflow.utils.mime_type_utils import _guess_mime_type
     from mlflow.utils.uri import validate_path_is_safe
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
@@ -90,7 +89,7 @@ def _download_route() -> Callable[[str, Any], Awaitable[Any]]:
     serving = mlflow_routes._is_serving_proxied_artifacts
     scoped = mlflow_routes._get_workspace_scoped_path
     repository = mlflow_routes._get_artifact_repo
-    disposition = mlflow_routes._content_disposition
+    require_mlflow_helpers()
 
     def prepare(artifact_path: str, request: Request) -> Response | None:
         """Our response for ``artifact_path``, or ``None`` to let MLflow's route answer."""
@@ -103,18 +102,12 @@ def _download_route() -> Callable[[str, Any], Awaitable[Any]]:
             repo = repository()  # type: ignore[no-untyped-call]
             if not isinstance(repo, ArtifactStoreRepository):
                 return None
-            name = os.path.basename(path)
-            headers = {
-                "Content-Type": _guess_mime_type(name),  # type: ignore[no-untyped-call]
-                "Content-Disposition": disposition(name),
-                "X-Content-Type-Options": "nosniff",
-            }
             opened = repo.open_artifact(path)
         except (MlflowException, HTTPException):
             return None  # MLflow's route meets the same error and answers it its way
         if opened is None:  # (MLflow's route would copy the directory and fail sending it)
             raise HTTPException(status_code=400, detail=f"Artifact path refers to a directory, not a file: '{path}'")
-        return file_response(opened, headers, request.headers, head=request.method == "HEAD")
+        return file_response(opened, os.path.basename(path), request.headers, head=request.method == "HEAD")
 
     async def download_artifact(artifact_path: str, request: Request) -> Any:
         response = await run_in_threadpool(prepare, artifact_path, request)

@@ -57,34 +57,55 @@ def byte_range(header: str, size: int) -> tuple[int, int] | None:
     return start, min(int(last), size - 1) if last else size - 1
 
 
-def file_response(file: OpenedFile, headers: Mapping[str, str], request: Mapping[str, str], *, head: bool) -> Response:
-    """The answer to a ``GET`` (or, with ``head``, a ``HEAD``) of ``file``, given the request's
-    headers (lower-case names): see the module's notes. ``file``'s reader is closed unless the
-    response streams from it."""
+def require_mlflow_helpers() -> None:
+    """Raise ``ImportError`` now, when the app is built, if this MLflow lacks a helper :func:`file_response` uses."""
+    from mlflow.server.handlers import _content_disposition_attachment  # noqa: F401
+    from mlflow.utils.mime_type_utils import _guess_mime_type  # noqa: F401
+
+
+def file_response(
+    file: OpenedFile, name: str, request: Mapping[str, str], *, head: bool, extra: Mapping[str, str] | None = None
+) -> Response:
+    """The answer to a ``GET`` (or, with ``head``, a ``HEAD``) of ``file``, named ``name``, given the
+    request's headers (lower-case names): see the module's notes. Its headers are MLflow's for a
+    download (``Content-Type`` from the name, ``Content-Disposition: attachment``, ``nosniff``),
+    then ``extra``. ``file``'s reader is closed unless the response streams from it."""
+    from mlflow.server.handlers import _content_disposition_attachment
+    from mlflow.utils.mime_type_utils import _guess_mime_type
+
     etag = f'"{file.sha256}"'
-    headers = {**headers, "ETag": etag, "Accept-Ranges": "bytes"}
+    headers = {
+        "Content-Type": _guess_mime_type(name),  # type: ignore[no-untyped-call]
+        "Content-Disposition": _content_disposition_attachment(name),
+        "X-Content-Type-Options": "nosniff",
+        **(extra or {}),
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+    }
+    status, span = 200, None
     if _matches(request.get("if-none-match"), etag):
-        file.reader.close()
-        return Response(status_code=304, headers=headers)
-    span = None
-    if "range" in request and request.get("if-range", etag) == etag:
+        status = 304
+    elif "range" in request and request.get("if-range", etag) == etag:
         try:
             span = byte_range(request["range"], file.size)
         except Unsatisfiable:
-            file.reader.close()
-            return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{file.size}"})
-    if span is None:
-        if head:
-            return headers_only(file.reader, file.size, headers)
-        return streamed(file.reader, file.size, headers)
-    start, end = span
-    headers["Content-Range"] = f"bytes {start}-{end}/{file.size}"
-    length = end - start + 1
+            status = 416
+            headers["Content-Range"] = f"bytes */{file.size}"
+    if status != 200:
+        file.reader.close()
+        return Response(status_code=status, headers=headers)
+    start, end = span if span is not None else (0, file.size - 1)
+    if span is not None:
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{end}/{file.size}"
+    headers["Content-Length"] = str(end - start + 1)
     if head:
         file.reader.close()
-        return Response(status_code=206, headers={**headers, "Content-Length": str(length)})
+        return Response(status_code=status, headers=headers)
+    if span is None:
+        return streamed(file.reader, headers)
     file.reader.seek(start)
-    return StreamingResponse(_span(file.reader, length), status_code=206, headers={**headers, "Content-Length": str(length)})
+    return StreamingResponse(_chunks(file.reader, end - start + 1), status_code=206, headers=headers)
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
@@ -94,8 +115,8 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in tags or etag in tags or f"W/{etag}" in tags
 
 
-def streamed(reader: BinaryIO, size: int, headers: Mapping[str, str]) -> StreamingResponse:
-    """A Starlette response sending ``reader`` (``size`` bytes) in :data:`CHUNK` pieces.
+def streamed(reader: BinaryIO, headers: Mapping[str, str]) -> StreamingResponse:
+    """A Starlette response sending all of ``reader`` (``headers`` give its length) in :data:`CHUNK` pieces.
 
     Starlette sends each piece only once the client has taken the last (backpressure), and
     closes the reader however the response ends. A store reader checks the file's SHA-256 as
@@ -103,32 +124,22 @@ def streamed(reader: BinaryIO, size: int, headers: Mapping[str, str]) -> Streami
     by then, so the connection closes short of its ``Content-Length``, and the client sees an
     incomplete body, never a complete wrong one.
     """
-    return StreamingResponse(_chunks(reader), headers={**headers, "Content-Length": str(size)})
+    return StreamingResponse(_chunks(reader), headers=headers)
 
 
-def headers_only(reader: BinaryIO, size: int, headers: Mapping[str, str]) -> Response:
-    """The answer to a ``HEAD``: what :func:`streamed` would send, without the body (``reader`` is closed)."""
-    reader.close()
-    return Response(headers={**headers, "Content-Length": str(size)})
-
-
-def _chunks(reader: BinaryIO) -> Iterator[bytes]:
-    """All of ``reader``, to the read at its end that checks the file (even for an empty file)."""
+def _chunks(reader: BinaryIO, length: int | None = None) -> Iterator[bytes]:
+    """``length`` bytes of ``reader`` from where it stands; with ``None``, all of it, to the read at
+    its end that checks the file (an empty file too). The reader is closed however the response ends."""
     try:
-        while chunk := reader.read(CHUNK):
+        while length is None or length > 0:
+            chunk = reader.read(CHUNK if length is None else min(CHUNK, length))
+            if not chunk:
+                break
+            if length is not None:
+                length -= len(chunk)
             yield chunk
     finally:
         reader.close()
 
 
-def _span(reader: BinaryIO, length: int) -> Iterator[bytes]:
-    """``length`` bytes of ``reader`` from where it stands."""
-    try:
-        while length > 0 and (chunk := reader.read(min(CHUNK, length))):
-            length -= len(chunk)
-            yield chunk
-    finally:
-        reader.close()
-
-
-__all__ = ["CHUNK", "Unsatisfiable", "byte_range", "file_response", "headers_only", "streamed"]
+__all__ = ["CHUNK", "Unsatisfiable", "byte_range", "file_response", "require_mlflow_helpers", "streamed"]

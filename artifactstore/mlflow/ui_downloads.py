@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .repository import ArtifactStoreRepository
-from .responses import file_response
+from .responses import file_response, require_mlflow_helpers
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,6 @@ class UIDownload:
         from mlflow.exceptions import MlflowException
         from mlflow.server import handlers
         from mlflow.server.constants import ARTIFACTS_ONLY_ENV_VAR
-        from mlflow.utils.mime_type_utils import _guess_mime_type
         from mlflow.utils.uri import validate_path_is_safe
 
         if os.environ.get(ARTIFACTS_ONLY_ENV_VAR):
@@ -129,14 +128,8 @@ class UIDownload:
             return None
         if opened is None:  # a directory
             return None
-        name = posixpath.basename(path)
-        headers = {
-            "Content-Type": _guess_mime_type(name),  # type: ignore[no-untyped-call]
-            "Content-Disposition": handlers._content_disposition_attachment(name),
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "no-cache",
-        }
-        return file_response(opened, headers, request.headers, head=request.method == "HEAD")
+        no_cache = {"Cache-Control": "no-cache"}
+        return file_response(opened, posixpath.basename(path), request.headers, head=request.method == "HEAD", extra=no_cache)
 
 
 #: MLflow's private helpers :meth:`UIDownload.prepare` uses, checked when the app is built.
@@ -148,7 +141,6 @@ _HELPERS = (
     "_get_proxied_run_artifact_destination_path",
     "_get_workspace_scoped_repo_path_if_enabled",
     "_get_artifact_repository_for_uri",
-    "_content_disposition_attachment",
     "_add_static_prefix",
 )
 
@@ -157,12 +149,13 @@ def ui_download_routes(mlflow_routes: list[Any]) -> list[Any]:
     """A Starlette route for each of :data:`UI_ROUTES` (under MLflow's ``--static-prefix``), each
     falling back to the Flask app that ``mlflow_routes`` (MLflow's FastAPI routes) mount at ``/``.
 
-    Raises ``AttributeError`` when this MLflow lacks a helper the routes use, and
+    Raises ``ImportError`` or ``AttributeError`` when this MLflow lacks a helper the routes use, and
     ``LookupError`` when it mounts no Flask app at ``/``.
     """
     from mlflow.server import handlers
     from starlette.routing import Mount, Route
 
+    require_mlflow_helpers()
     missing = [name for name in _HELPERS if not hasattr(handlers, name)]
     if missing:
         raise AttributeError(f"mlflow.server.handlers has no {', '.join(missing)}")
