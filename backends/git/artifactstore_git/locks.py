@@ -381,22 +381,16 @@ class FileLock:
         log.warning("removed stale lock %s on %s: %s", self.path, self._what, reason)
         return True
 
-    def _private_path(self, suffix: str) -> Path:
-        """``<gitdir>/artifactstore/locks/<hash of the lock path><suffix>``, its directory created."""
-        directory = self._gitdir / "artifactstore" / "locks"
-        directory.mkdir(parents=True, exist_ok=True)
-        return directory / (hashlib.sha1(str(self.path).encode("utf-8", "surrogateescape")).hexdigest() + suffix)
-
     @contextlib.contextmanager
     def _breaker(self):  # type: ignore[no-untyped-def]
-        path = self._private_path(".break")
+        path = _private_path(self._gitdir, str(self.path), ".break")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            fd = _open_private(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         except FileExistsError:
             try:
-                if time.time() - path.stat().st_mtime > BREAKER_STALE_SECONDS:
+                if time.time() - os.stat(path).st_mtime > BREAKER_STALE_SECONDS:
                     log.warning("removed a breaker lock %s left by a killed process", path)
-                    path.unlink()
+                    os.unlink(path)
             except FileNotFoundError:
                 pass
             yield False
@@ -406,7 +400,7 @@ class FileLock:
             yield True
         finally:
             with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+                os.unlink(path)
 
     # ------------------------------------------------------------------ release
     def commit(self, content: bytes, *, sync_dir: bool = True) -> None:
@@ -428,10 +422,10 @@ class FileLock:
             self._make_durable(fd)
             os.close(fd)
             self._fd = None
-            source = self.path
+            source: str | Path = self.path
         else:
-            source = self._private_path(".new")
-            side = os.open(source, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            source = _private_path(self._gitdir, str(self.path), ".new")
+            side = _open_private(source, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
             try:
                 write_all(side, content, what=f"new value of {self.target}")
                 self._make_durable(side)
@@ -477,9 +471,18 @@ class FileLock:
 
 
 @functools.lru_cache(maxsize=1024)
-def _writer_lock_path(gitdir: Path, name: str) -> tuple[Path, str]:
-    directory = gitdir / "artifactstore" / "locks"
-    return directory, f"{directory}/{hashlib.sha1(name.encode('utf-8', 'surrogateescape')).hexdigest()}.writer"
+def _private_path(gitdir: Path, name: str, suffix: str) -> str:
+    """``<gitdir>/artifactstore/locks/<hash of name><suffix>``: our own files beside a lock (hashed once)."""
+    return f"{gitdir}/artifactstore/locks/{hashlib.sha1(name.encode('utf-8', 'surrogateescape')).hexdigest()}{suffix}"
+
+
+def _open_private(path: str, flags: int) -> int:
+    """``os.open`` a :func:`_private_path` file, creating its directory the first time."""
+    try:
+        return os.open(path, flags, 0o644)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return os.open(path, flags, 0o644)
 
 
 @contextlib.contextmanager
@@ -495,12 +498,8 @@ def writer_lock(gitdir: Path, name: str, *, timeout: float) -> Iterator[None]:
     if fcntl is None:
         yield
         return
-    directory, path = _writer_lock_path(gitdir, name)
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    except FileNotFoundError:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    path = _private_path(gitdir, name, ".writer")
+    fd = _open_private(path, os.O_RDWR | os.O_CREAT)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
