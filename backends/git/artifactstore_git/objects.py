@@ -48,6 +48,28 @@ LOOSE_COMPRESSION = 0
 _HEX = frozenset(b"0123456789abcdef")
 
 
+#: How often a fan-out directory is made again when it vanishes before the file in it is created.
+_CREATE_ATTEMPTS = 10
+
+
+def _create_in(directory: str, path: str) -> tuple[int, bool]:
+    """Create ``path`` (in ``directory``) exclusively for writing; return its fd and whether the directory was made.
+
+    ``git gc`` (``git prune-packed``) removes the fan-out directories it empties, so one can
+    vanish between our ``mkdir`` and the ``open``: make it again and retry, as git does.
+    """
+    made, attempts = False, _CREATE_ATTEMPTS
+    while True:
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444), made
+        except FileNotFoundError:
+            attempts -= 1
+            if not attempts:
+                raise
+            os.makedirs(directory, exist_ok=True)
+            made = True
+
+
 class LooseObjectPort(ObjectPort):
     """The repository's object database: loose objects written, loose and packed objects read."""
 
@@ -137,12 +159,9 @@ class LooseObjectPort(ObjectPort):
                 raw = header + obj.data
                 payload = stored_zlib(raw) if self._compression == 0 else zlib.compress(raw, self._compression)
                 tmp = f"{directory}/{prefix}{next(self._tmp_counter)}"
-                try:
-                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
-                except FileNotFoundError:
-                    os.makedirs(directory, exist_ok=True)
+                fd, made = _create_in(directory, tmp)
+                if made:
                     dirty.add(root)
-                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
                 staged.append((tmp, path))
                 try:
                     write_all(fd, payload, what=f"object {hexid}")
