@@ -51,21 +51,50 @@ def test_four_processes_times_fifty_commits_make_two_hundred(tmp_path, git_env, 
     assert git(path, "fsck", "--full", "--no-dangling") == ""
 
 
-def test_git_gc_running_beside_two_writers_loses_nothing(tmp_path, git_env, git) -> None:
+#: Reads every file at the head (from the first commit on) until ``stop`` exists, checking each against WRITER's.
+READER = textwrap.dedent(
+    """
+    import os, re
+    from artifactstore.errors import RevisionNotFound
+    from artifactstore_git import GitStore
+    store = GitStore({path!r})
+    reads = 0
+    while not os.path.exists({stop!r}):
+        try:
+            entries = store.list(recursive=True)
+        except RevisionNotFound:
+            if reads:
+                raise  # the branch had commits: it must not vanish while git packs its ref
+            continue
+        for entry in entries:
+            w, i = map(int, re.fullmatch(r"w(\\d+)/(\\d+)\\.txt", entry.path).groups())
+            assert store.read_bytes(entry.path) == (f"worker {{w}} commit {{i}} " * (1 + i % 5)).encode(), entry.path
+            reads += 1
+    print("read", reads, flush=True)
+    """
+)
+
+
+def test_git_gc_running_beside_two_writers_and_a_reader_loses_nothing(tmp_path, git_env, git) -> None:
     # A platform team's cron job: `git gc` packs the loose objects and refs of a store that
-    # MLflow's workers keep committing to. git's default prune keeps unreachable objects for
-    # two weeks, so the objects of a commit in flight survive; refs it packs stay readable.
-    path = tmp_path / "shared"
+    # MLflow's workers keep committing to and serving. git's default prune keeps unreachable
+    # objects for two weeks, so the objects of a commit in flight survive; refs it packs and
+    # objects it moves into packs stay readable.
+    path, stop = tmp_path / "shared", tmp_path / "stop"
     GitStore(path, create=True).close()
     workers, commits = 2, 60
     children = [python_child(WRITER.format(path=str(path), worker=w, commits=commits), git_env) for w in range(workers)]
+    reader = python_child(READER.format(path=str(path), stop=str(stop)), git_env)
     collections = 0
     while any(child.poll() is None for child in children) or collections == 0:
         git(path, "gc", "--quiet")
         collections += 1
+    stop.touch()
     outputs = [child.communicate(timeout=170)[0] for child in children]
     assert [child.returncode for child in children] == [0] * workers
     assert all(out.strip() == "done" for out in outputs)
+    read = reader.communicate(timeout=170)[0].split()
+    assert reader.returncode == 0 and read[0] == "read" and int(read[1]) > 0, read
     assert collections >= 2, "the writers finished before a second git gc started"
     assert list(path.glob("objects/pack/*.pack")), "git gc packed nothing"
     store = GitStore(path)
