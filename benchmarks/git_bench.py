@@ -8,7 +8,8 @@ the ref lock's owner, as on many network filesystems); a large file in and out
 (MB/s and peak RSS of the process) against ``cp`` and against ``git add && git commit`` /
 ``git cat-file`` in a scratch non-bare repository; commit time by file size inline versus
 LFS (how the default inline threshold was chosen); per-commit time with 100 / 10,000 /
-100,000 entries in one directory. Every ratio is against a baseline measured in the same run.
+100,000 entries in one directory, and the bytes of new objects each commit writes. Every ratio
+is against a baseline measured in the same run.
 """
 
 from __future__ import annotations
@@ -213,34 +214,40 @@ def threshold(work: Path, runs: int) -> list[str]:
 # ---------------------------------------------------------------------------- large directories
 def wide_directory(work: Path, entries_list: list[int], commits: int) -> list[str]:
     rows = [
-        f"| entries in one directory | build (one commit) s | per-commit ms (median of {commits}) | vs 100 entries |",
-        "|---:|---:|---:|---:|",
+        f"| entries in one directory | build (one commit) s | per-commit ms (median of {commits}) | vs 100 entries "
+        "| new objects per commit KB |",
+        "|---:|---:|---:|---:|---:|",
     ]
     base = None
     for entries in entries_list:
         path = work / f"wide-{entries}"
         res = run_child(
             f"""
-            import json, time, statistics
+            import json, os, time, statistics
             from artifactstore import Put
             from artifactstore_git import GitStore
+            def objects_bytes():
+                objects = {str(path / "objects")!r}
+                return sum(e.stat().st_size for d in os.scandir(objects) if len(d.name) == 2 for e in os.scandir(d.path))
             build = GitStore({str(path)!r}, create=True, fsync=False)
             t = time.perf_counter()
             build.commit([Put(f"traces/{{i:07d}}.json", f"trace {{i}}".encode()) for i in range({entries})])
             built = time.perf_counter() - t
             s = GitStore({str(path)!r})
+            before = objects_bytes()
             samples = []
             for i in range({commits}):
                 t = time.perf_counter()
                 s.put_bytes(f"traces/new-{{i}}.json", f"new {{i}}".encode())
                 samples.append(time.perf_counter() - t)
             assert len(s.list("traces")) == {entries} + {commits}
-            print(json.dumps({{"build": built, "ms": statistics.median(samples) * 1000}}))
+            added = (objects_bytes() - before) / {commits}
+            print(json.dumps({{"build": built, "ms": statistics.median(samples) * 1000, "added": added}}))
             """
         )
         shutil.rmtree(path)
         base = base or res["ms"]
-        rows.append(f"| {entries:,} | {res['build']:.1f} | {res['ms']:.1f} | {res['ms'] / base:.2f}x |")
+        rows.append(f"| {entries:,} | {res['build']:.1f} | {res['ms']:.1f} | {res['ms'] / base:.2f}x | {res['added'] / 1024:.1f} |")
     return rows
 
 
