@@ -245,23 +245,24 @@ def expire(
     if not hasattr(store, "refs") or not hasattr(store, "reader"):
         raise InvalidInput(f"{type(store).__name__} is not built on the commit engine; expire needs an EngineStore")
     note = f"Artifactstore-Expired: history before {cutoff.isoformat(timespec='seconds')} squashed"
-    rw = _Rewriter(store, int(cutoff.timestamp()), path, note)
+    with store.writing():  # a rewritten commit may be one gc found unreachable (expire run again)
+        rw = _Rewriter(store, int(cutoff.timestamp()), path, note)
 
-    old_refs = {**store.refs.list(HEADS), **store.refs.list(TAGS)}
-    new_refs = {name: rw.rewrite(oid) for name, oid in old_refs.items()}
-    old_reach = _reach(rw, old_refs.values())
-    new_reach = _reach(rw, new_refs.values())
-    moved: dict[str, tuple[str, str]] = {}
-    if not dry_run:
-        rw.pending.flush()  # objects are durable before any ref points at them
-        for name, old in old_refs.items():
-            final = _move_ref(store, rw, name, old, new_refs[name])
-            if final is not None:
-                moved[name] = final
-        now = [oid for name in old_refs if (oid := store.refs.get(name)) is not None]
-        new_reach = _reach(rw, now)
-    else:
-        moved = {n: (o.decode(), new_refs[n].decode()) for n, o in old_refs.items() if new_refs[n] != o}
+        old_refs = {**store.refs.list(HEADS), **store.refs.list(TAGS)}
+        new_refs = {name: rw.rewrite(oid) for name, oid in old_refs.items()}
+        old_reach = _reach(rw, old_refs.values())
+        new_reach = _reach(rw, new_refs.values())
+        moved: dict[str, tuple[str, str]] = {}
+        if not dry_run:
+            rw.pending.flush()  # objects are durable before any ref points at them
+            for name, old in old_refs.items():
+                final = _move_ref(store, rw, name, old, new_refs[name])
+                if final is not None:
+                    moved[name] = final
+            now = [oid for name in old_refs if (oid := store.refs.get(name)) is not None]
+            new_reach = _reach(rw, now)
+        else:
+            moved = {n: (o.decode(), new_refs[n].decode()) for n, o in old_refs.items() if new_refs[n] != o}
 
     content_freed, content_bytes, inline_bytes = _freed(store, old_reach.blobs, new_reach.blobs)
     commit_map = {o.decode(): n.decode() for o, n in rw.memo.items() if o != n and n in new_reach.commits}

@@ -19,7 +19,10 @@ from ._output import Output, human_size, json_option, print_json
     default=3600.0,
     show_default=True,
     metavar="SECONDS",
-    help="Keep unreachable data younger than this (a commit being written is never collected).",
+    help=(
+        "Keep unreachable data younger than this. gc waits for the writes in progress (on S3: of this process only; "
+        "keep the grace longer than an upload takes there)."
+    ),
 )
 @json_option
 @reports_errors

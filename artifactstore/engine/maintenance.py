@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
@@ -37,13 +38,16 @@ class Reachable:
     problems: list[str] = field(default_factory=list)
 
 
-def reachable(store: EngineStore, heads: Iterable[bytes], *, strict: bool = False) -> Reachable:
+def reachable(
+    store: EngineStore, heads: Iterable[bytes], *, strict: bool = False, found: Reachable | None = None
+) -> Reachable:
     """Walk every commit, tree and blob reachable from ``heads``.
 
     With ``strict`` a damaged object is recorded as a problem and the walk goes on; without,
     the first damaged object raises (gc must never delete on the basis of a partial walk).
+    Given the ``found`` of an earlier walk, only what it did not reach is walked, into it.
     """
-    found = Reachable()
+    found = found if found is not None else Reachable()
     stack = list(heads)
     trees: list[tuple[bytes, str]] = []
     while stack or trees:
@@ -120,24 +124,31 @@ def _ref_heads(store: EngineStore) -> list[bytes]:
 
 
 def gc(store: EngineStore, *, dry_run: bool, grace_seconds: float) -> GCReport:
+    """Delete what no ref reaches and is older than the grace period; see :mod:`.gcguard` for writers."""
     live = reachable(store, _ref_heads(store))
     cutoff = time.time() - grace_seconds
-    dead_objects = [oid for oid, mtime in store.objects.iter_ids() if oid not in live.objects and mtime <= cutoff]
-    dead_content = [
-        (sha, size) for sha, size, mtime in store.content.iter_ids() if sha not in live.content and mtime <= cutoff
-    ]
-    freed = sum(size for _, size in dead_content)
+    dead_objects = {oid for oid, mtime in store.objects.iter_ids() if oid not in live.objects and mtime <= cutoff}
+    dead_content = {
+        sha: size for sha, size, mtime in store.content.iter_ids() if sha not in live.content and mtime <= cutoff
+    }
+    object_sizes: dict[bytes, int] = {}
     for oid in dead_objects:
-        try:
-            freed += len(store.objects.read(oid)[1])
-        except KeyError:
-            continue
+        with contextlib.suppress(KeyError):
+            object_sizes[oid] = len(store.objects.read(oid)[1])
     if not dry_run:
-        store.objects.delete(dead_objects)
-        store.content.delete(sha for sha, _ in dead_content)
-        swept = store.content.sweep_staging(cutoff)
+        # No write is in progress while gc holds this, so no staged upload is a live one either.
+        with store.refs.gc_guard(exclusive=True):
+            if dead_objects or dead_content:
+                # Commits that landed since the walk may reuse what it found dead: walk what is new, spare it.
+                reachable(store, _ref_heads(store), found=live)
+                dead_objects -= live.objects
+                dead_content = {sha: size for sha, size in dead_content.items() if sha not in live.content}
+                store.objects.delete(sorted(dead_objects))
+                store.content.delete(sorted(dead_content))
+            swept = store.content.sweep_staging(cutoff)
         if swept:
             log.info("gc removed %d abandoned staging items", swept)
+    freed = sum(dead_content.values()) + sum(object_sizes.get(oid, 0) for oid in dead_objects)
     log.info(
         "gc %s %d objects and %d content files (%d bytes)",
         "would remove" if dry_run else "removed",

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from .gcguard import SharedExclusiveLock
+
 
 @dataclass(frozen=True, slots=True)
 class StoredObject:
@@ -101,6 +103,21 @@ class RefPort(ABC):
         commit done only after that.
         """
         return contextlib.nullcontext()
+
+    def gc_guard(self, *, exclusive: bool) -> AbstractContextManager[object]:
+        """Held shared by the engine for the whole of every write, exclusively by gc while it deletes.
+
+        See :mod:`artifactstore.engine.gcguard`: with it, a commit that reuses an object or a
+        file gc found dead either lands before gc deletes (and gc, walking again, spares it)
+        or waits until gc is done (and stores it again). The default guards the threads of
+        one process (memory; S3, whose writers elsewhere gc cannot see: for them only gc's
+        grace period protects what they reuse). A backend whose processes share a machine
+        (git, xet) returns an OS lock that every process takes, released when its holder dies.
+        """
+        lock: SharedExclusiveLock | None = self.__dict__.get("_gc_guard_lock")
+        if lock is None:
+            lock = self.__dict__.setdefault("_gc_guard_lock", SharedExclusiveLock())
+        return lock.exclusive() if exclusive else lock.shared()
 
 
 @dataclass(frozen=True, slots=True)

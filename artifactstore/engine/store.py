@@ -95,6 +95,7 @@ class EngineStore(ArtifactStore):
         self._cache_lock = threading.Lock()
         self._queues: dict[str, CommitQueue] = {}
         self._queues_guard = threading.Lock()
+        self._writes = threading.local()  # per thread: how deep in writes (the gc guard is taken once)
 
     # ================================================================== reads
     def resolve(self, rev: str | None = None) -> str:
@@ -233,6 +234,18 @@ class EngineStore(ArtifactStore):
         expect_head: str | None = None,
         author: str | None = None,
     ) -> Commit:
+        with self.writing():
+            return self._commit(changes, branch=branch, message=message, expect_head=expect_head, author=author)
+
+    def _commit(
+        self,
+        changes: Iterable[Operation],
+        *,
+        branch: str | None,
+        message: str | None,
+        expect_head: str | None,
+        author: str | None,
+    ) -> Commit:
         branch = validate_ref_name(branch or self.default_branch)
         self._check_branch_writable(branch)
         ops_in = list(changes)
@@ -273,6 +286,17 @@ class EngineStore(ArtifactStore):
             blobs=unwritten,
         )
         return self._queue(ref).submit(request, lambda batch, more: self._commit_batch(ref, branch, batch, more))
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the gc guard shared (:mod:`.gcguard`) for a write; nested writes of a thread take it once."""
+        depth = getattr(self._writes, "depth", 0)
+        with self.refs.gc_guard(exclusive=False) if not depth else contextlib.nullcontext():
+            self._writes.depth = depth + 1
+            try:
+                yield
+            finally:
+                self._writes.depth = depth
 
     def _queue(self, ref: str) -> CommitQueue:
         with self._queues_guard:
@@ -561,6 +585,10 @@ class EngineStore(ArtifactStore):
         return {k[len(TAGS) :]: self.reader.commit(v).id.decode() for k, v in sorted(self.refs.list(TAGS).items())}
 
     def _create_ref(self, kind: str, name: str, rev: str | None) -> str:
+        with self.writing():  # the revision may be one gc found unreachable
+            return self._create_ref_to(kind, name, rev)
+
+    def _create_ref_to(self, kind: str, name: str, rev: str | None) -> str:
         prefix, other = (HEADS, TAGS) if kind == "branch" else (TAGS, HEADS)
         validate_ref_name(name, what=f"{kind} name")
         target = self._resolve(rev)
@@ -591,6 +619,10 @@ class EngineStore(ArtifactStore):
         self._delete_ref("tag", name)
 
     def merge(self, source: str, *, into: str | None = None, message: str | None = None) -> Commit:
+        with self.writing():
+            return self._merge(source, into=into, message=message)
+
+    def _merge(self, source: str, *, into: str | None, message: str | None) -> Commit:
         into = validate_ref_name(into or self.default_branch)
         self._check_branch_writable(into)
         source_id = self._resolve(source)
@@ -640,6 +672,8 @@ class EngineStore(ArtifactStore):
 
     # ================================================================== maintenance
     def gc(self, *, dry_run: bool = False, grace_seconds: float = 3600.0) -> GCReport:
+        if getattr(self._writes, "depth", 0):
+            raise RuntimeError("gc cannot run inside a write of the same store: it waits for every write to finish")
         return maintenance.gc(self, dry_run=dry_run, grace_seconds=grace_seconds)
 
     def fsck(self) -> FsckReport:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterable, Iterator
+
 import pytest
 
 from artifactstore import ArtifactStore, IntegrityError, Put
+from artifactstore.engine import EngineStore
+from artifactstore.engine.ports import ObjectPort
 
 from .fixtures import StoreFixtures
 from .helpers import Corrupter, big_size, git_blob_id, hash_stream, seeded_bytes, sha256_hex, tree_of
@@ -83,6 +88,64 @@ class MaintenanceTests(StoreFixtures):
         with pytest.raises(FileNotFoundError):
             store.read_bytes("tmp-only", rev=tmp_tip)
 
+    def test_a_commit_that_lands_while_gc_walks_keeps_what_it_reuses(self, store: ArtifactStore) -> None:
+        # The same bytes logged again (an MLmodel, a conda.yaml, a re-uploaded checkpoint) while gc
+        # runs: the commit reuses objects and content gc's walk found unreachable.
+        small, big = b"conda.yaml of an old run", seeded_bytes(big_size(store), seed=35)
+        objects = _engine_objects(store)
+        self._dead(store, small, big)
+        real_iter_ids = objects.iter_ids
+
+        def walk_then_commit() -> Iterator[tuple[bytes, float]]:
+            listed = list(real_iter_ids())
+            _in_thread(lambda: store.commit([Put("new/conda.yaml", small), Put("new/model.bin", big)]))
+            return iter(listed)
+
+        objects.iter_ids = walk_then_commit  # type: ignore[method-assign]
+        try:
+            store.gc(grace_seconds=0)
+        finally:
+            del objects.iter_ids
+        assert store.read_bytes("new/conda.yaml") == small
+        assert store.read_bytes("new/model.bin") == big
+        assert store.fsck().ok, store.fsck().problems
+
+    def test_a_commit_made_while_gc_deletes_waits_then_stores_its_bytes_again(self, store: ArtifactStore) -> None:
+        small, big = b"requirements.txt of an old run", seeded_bytes(big_size(store), seed=36)
+        objects = _engine_objects(store)
+        self._dead(store, small, big)
+        real_delete = objects.delete
+        writer: list[threading.Thread] = []
+        done_while_deleting: list[bool] = []
+
+        def commit_then_delete(oids: Iterable[bytes]) -> None:
+            writer.append(
+                threading.Thread(target=store.commit, args=([Put("new/requirements.txt", small), Put("new/w.bin", big)],))
+            )
+            writer[0].start()
+            writer[0].join(0.3)
+            done_while_deleting.append(not writer[0].is_alive())
+            real_delete(oids)
+
+        objects.delete = commit_then_delete  # type: ignore[method-assign]
+        try:
+            assert store.gc(grace_seconds=0).objects_removed >= 3
+        finally:
+            del objects.delete
+        writer[0].join(60)
+        assert done_while_deleting == [False], "a commit went ahead while gc deleted"
+        assert store.read_bytes("new/requirements.txt") == small
+        assert store.read_bytes("new/w.bin") == big
+        assert store.fsck().ok, store.fsck().problems
+
+    @staticmethod
+    def _dead(store: ArtifactStore, small: bytes, big: bytes) -> None:
+        """Commit ``small`` and ``big`` on a branch, then delete it: unreachable, for gc to delete."""
+        store.put_bytes("keep", b"kept")
+        store.create_branch("old-run")
+        store.commit([Put("old/conda.yaml", small), Put("old/model.bin", big)], branch="old-run")
+        store.delete_branch("old-run")
+
     def test_stats_count_logical_and_stored_bytes(self, store: ArtifactStore) -> None:
         big = seeded_bytes(big_size(store), seed=41)
         store.commit([Put("a", b"12345"), Put("big", big)])
@@ -95,6 +158,31 @@ class MaintenanceTests(StoreFixtures):
         at_main = store.stats("main")
         assert at_main.files == 2
         assert at_main.logical_bytes == 5 + len(big)
+
+
+def _engine_objects(store: ArtifactStore) -> ObjectPort:
+    """The object port gc lists and deletes through: the seam these tests time a writer against."""
+    if not isinstance(store, EngineStore):
+        pytest.skip(f"{type(store).__name__} is not built on the commit engine, whose gc these tests time")
+    return store.objects
+
+
+def _in_thread(work: Callable[[], object]) -> None:
+    """Run ``work`` to completion on another thread (as another request of a server would)."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:  # handed to the test's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(60)
+    assert not thread.is_alive(), "the commit did not finish"
+    if failure:
+        raise failure[0]
 
 
 __all__ = ["IntegrityTests", "MaintenanceTests"]
