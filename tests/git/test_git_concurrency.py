@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
+import threading
 
 import pytest
 from artifactstore_git import GitStore
@@ -105,3 +108,87 @@ def test_git_gc_running_beside_two_writers_and_a_reader_loses_nothing(tmp_path, 
             assert store.read_bytes(f"w{w}/{i:03d}.txt") == (f"worker {w} commit {i} " * (1 + i % 5)).encode()
     assert store.fsck().ok
     assert git(path, "fsck", "--full", "--no-dangling") == ""
+
+
+#: Holds the gc guard as a write does, says so, and keeps it until told (or killed).
+GUARD_HOLDER = textwrap.dedent(
+    """
+    import sys
+    from artifactstore_git import GitStore
+    store = GitStore({path!r})
+    with store.writing():
+        print("held", flush=True)
+        sys.stdin.readline()
+    print("released", flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("ending", ["finishes", "is-killed"])
+def test_gc_deletes_only_once_writes_in_other_processes_are_done(tmp_path, git_env, ending: str) -> None:
+    path = tmp_path / "shared"
+    store = GitStore(path, create=True)
+    store.put_bytes("keep.txt", b"keep")
+    store.create_branch("old")
+    store.put_bytes("old.txt", b"unreachable soon", branch="old")
+    store.delete_branch("old")
+    child = subprocess.Popen(
+        [sys.executable, "-c", GUARD_HOLDER.format(path=str(path))],
+        env=git_env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None and child.stdin is not None
+    assert child.stdout.readline().strip() == "held"
+    reports: list[object] = []
+    collector = threading.Thread(target=lambda: reports.append(store.gc(grace_seconds=0)))
+    collector.start()
+    collector.join(0.5)
+    assert collector.is_alive(), "gc deleted while another process was writing"
+    if ending == "finishes":
+        child.stdin.write("\n")
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "released"
+    else:
+        child.kill()
+    collector.join(30)
+    assert not collector.is_alive()
+    child.wait(30)
+    assert reports and reports[0].objects_removed >= 3  # the commit, its tree and the blob
+    assert store.read_bytes("keep.txt") == b"keep"
+
+
+#: Makes content unreachable, then commits it again, over and over, while the test runs gc.
+REUSER = textwrap.dedent(
+    """
+    import random, time
+    from artifactstore_git import GitStore
+    store = GitStore({path!r}, inline_threshold=64)
+    for i in range({rounds}):
+        data = (f"round {{i}} " * (1 + i % 20)).encode()
+        store.create_branch(f"t{{i}}")
+        store.put_bytes(f"f{{i}}.txt", data, branch=f"t{{i}}")
+        store.delete_branch(f"t{{i}}")
+        time.sleep(random.uniform(0, 0.01))
+        store.put_bytes(f"f{{i}}.txt", data)
+    print("done", flush=True)
+    """
+)
+
+
+def test_commits_reusing_what_gc_finds_dead_in_another_process_lose_nothing(tmp_path, git_env) -> None:
+    path = tmp_path / "shared"
+    store = GitStore(path, create=True)
+    store.put_bytes("keep.txt", b"keep")
+    rounds = 60
+    child = python_child(REUSER.format(path=str(path), rounds=rounds), git_env)
+    collections = 0
+    while child.poll() is None:
+        store.gc(grace_seconds=0)
+        collections += 1
+    assert child.communicate(timeout=60)[0].strip() == "done"
+    assert collections >= 2
+    for i in range(rounds):
+        assert store.read_bytes(f"f{i}.txt") == (f"round {i} " * (1 + i % 20)).encode()
+    assert store.fsck().ok, store.fsck().problems

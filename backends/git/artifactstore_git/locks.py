@@ -514,8 +514,37 @@ def writer_lock(gitdir: Path, name: str, *, timeout: float) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
-def _wait_for_flock(fd: int, timeout: float) -> bool:
-    """Block in ``flock(LOCK_EX)`` on ``fd``'s open file for up to ``timeout`` seconds; True once held.
+@contextlib.contextmanager
+def gc_lock(gitdir: Path, *, exclusive: bool, timeout: float) -> Iterator[None]:
+    """``flock`` on ``<gitdir>/artifactstore/locks/gc``: shared by every write, exclusive for gc's deletes.
+
+    See :mod:`artifactstore.engine.gcguard`. Each holder opens the file itself, so threads of one
+    process exclude each other as processes do, and the kernel drops a dead holder's lock. gc
+    waits for the writes in progress as long as they take; a write waits for gc's deletes up
+    to ``timeout`` seconds, then raises :class:`LockTimeout`. Only call where ``flock`` exists.
+    """
+    assert fcntl is not None
+    path = f"{gitdir}/artifactstore/locks/gc"
+    fd = _open_private(path, os.O_RDWR | os.O_CREAT)
+    try:
+        operation = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        try:
+            fcntl.flock(fd, operation | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if exclusive:
+                log.info("gc waits for the writes in progress on %s to finish", gitdir)
+                fcntl.flock(fd, operation)
+            elif not _wait_for_flock(fd, timeout, shared=True):
+                raise LockTimeout(
+                    f"timed out after {timeout:.0f} s waiting for gc to finish deleting from {str(gitdir)!r} ({path!r})"
+                ) from None
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _wait_for_flock(fd: int, timeout: float, *, shared: bool = False) -> bool:
+    """Block in ``flock`` (exclusive, or ``shared``) on ``fd``'s open file for up to ``timeout`` seconds; True once held.
 
     The blocking call runs in a helper thread, so the lock is taken the moment its holder lets
     go (polling with a backoff left it free for up to the poll interval while every other
@@ -533,7 +562,7 @@ def _wait_for_flock(fd: int, timeout: float) -> bool:
 
     def wait() -> None:
         try:
-            fcntl.flock(dup, fcntl.LOCK_EX)
+            fcntl.flock(dup, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         except OSError as exc:
             failure.append(exc)
         with guard:
@@ -559,4 +588,17 @@ def _wait_for_flock(fd: int, timeout: float) -> bool:
     return True
 
 
-__all__ = ["SYNCFS_AVAILABLE", "FileLock", "LockOwner", "filesystem_barrier", "fsync_dir", "start_writeback", "writer_lock"]
+#: Whether ``flock(2)`` exists here (not on Windows): the writer and gc locks need it.
+FLOCK_AVAILABLE = fcntl is not None
+
+__all__ = [
+    "FLOCK_AVAILABLE",
+    "SYNCFS_AVAILABLE",
+    "FileLock",
+    "LockOwner",
+    "filesystem_barrier",
+    "fsync_dir",
+    "gc_lock",
+    "start_writeback",
+    "writer_lock",
+]

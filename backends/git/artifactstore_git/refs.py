@@ -20,13 +20,14 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from artifactstore.engine.ports import RefPort
 from artifactstore.errors import AlreadyExists, IntegrityError
 
 from ._io import read_all
-from .locks import FileLock, fsync_dir, writer_lock
+from .locks import FLOCK_AVAILABLE, FileLock, fsync_dir, gc_lock, writer_lock
 
 _OID = re.compile(rb"[0-9a-f]{40}")
 # Refs whose writer lock a thread holds -> whether a swap under it awaits its directory fsync.
@@ -164,6 +165,13 @@ class GitRefPort(RefPort):
         finally:
             if held.pop(name):
                 fsync_dir(self._path(name).parent)
+
+    def gc_guard(self, *, exclusive: bool) -> AbstractContextManager[object]:
+        """``flock`` on ``artifactstore/locks/gc`` (:func:`.locks.gc_lock`), which every artifactstore
+        process on this machine takes; without ``flock`` (Windows), the threads of this process only."""
+        if not FLOCK_AVAILABLE:
+            return super().gc_guard(exclusive=exclusive)
+        return gc_lock(self._dir, exclusive=exclusive, timeout=self._lock_timeout)
 
     def _held_refs(self) -> _HeldRefs:
         held: _HeldRefs | None = getattr(self._held, "refs", None)
