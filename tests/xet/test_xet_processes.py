@@ -81,3 +81,43 @@ def test_four_processes_write_and_read_one_store_at_once(tmp_path: Path) -> None
         assert store.read_bytes(entry.path) == expected
     assert len(list(store.log())) == WORKERS * FILES_PER_WORKER
     assert store.fsck().ok
+
+
+REUSER = r"""
+import random, sys, time
+import artifactstore
+
+store = artifactstore.open(sys.argv[1], inline_threshold=1024)  # the files go to the Xet CAS
+for i in range(int(sys.argv[2])):
+    data = random.Random(i).randbytes(8192 + i)
+    store.create_branch(f"t{i}")
+    store.put_bytes(f"f{i}.bin", data, branch=f"t{i}")
+    store.delete_branch(f"t{i}")
+    time.sleep(random.uniform(0, 0.01))
+    store.put_bytes(f"f{i}.bin", data)
+print("done", flush=True)
+"""
+
+
+def test_a_process_reusing_files_gc_finds_dead_loses_none_of_them(tmp_path: Path) -> None:
+    # Another process uploads again, byte for byte, files gc's walk found unreachable, while
+    # gc rebuilds the CAS without them: every upload must survive (the gc guard, an flock).
+    uri = f"artifactstore+xet://{tmp_path}/store"
+    store = artifactstore.open(uri, create=True, inline_threshold=1024)
+    store.put_bytes("keep.txt", b"keep")
+    rounds = 25
+    child = python_child(REUSER, uri, str(rounds))
+    collections = 0
+    while child.poll() is None:
+        store.gc(grace_seconds=0)
+        collections += 1
+    out, err = child.communicate(timeout=120)
+    assert out.strip() == "done", err[-3000:]
+    assert collections >= 2
+    for i in range(rounds):
+        assert store.read_bytes(f"f{i}.bin") == random.Random(i).randbytes(8192 + i)
+    pointer = subprocess.run(
+        ["git", "-C", str(tmp_path / "store"), "cat-file", "-p", "main:f0.bin"], capture_output=True, check=True
+    ).stdout
+    assert pointer.startswith(b"version https://git-lfs.github.com/spec/v1"), "the files are not in the Xet CAS"
+    assert store.fsck().ok, store.fsck().problems
