@@ -590,9 +590,12 @@ def _wait_for_flock(fd: int, timeout: float, *, shared: bool = False) -> bool:
 
 #: Whether ``flock(2)`` exists here (not on Windows): the writer and gc locks need it.
 FLOCK_AVAILABLE = fcntl is not None
+#: How long a write waits for gc's deletes (:func:`gc_lock`) before it raises LockTimeout.
+GC_WAIT_SECONDS = 600.0
 
 __all__ = [
     "FLOCK_AVAILABLE",
+    "GC_WAIT_SECONDS",
     "SYNCFS_AVAILABLE",
     "FileLock",
     "LockOwner",

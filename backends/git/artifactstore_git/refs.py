@@ -27,7 +27,7 @@ from artifactstore.engine.ports import RefPort
 from artifactstore.errors import AlreadyExists, IntegrityError
 
 from ._io import read_all
-from .locks import FLOCK_AVAILABLE, FileLock, fsync_dir, gc_lock, writer_lock
+from .locks import FLOCK_AVAILABLE, GC_WAIT_SECONDS, FileLock, fsync_dir, gc_lock, writer_lock
 
 _OID = re.compile(rb"[0-9a-f]{40}")
 # Refs whose writer lock a thread holds -> whether a swap under it awaits its directory fsync.
@@ -168,10 +168,14 @@ class GitRefPort(RefPort):
 
     def gc_guard(self, *, exclusive: bool) -> AbstractContextManager[object]:
         """``flock`` on ``artifactstore/locks/gc`` (:func:`.locks.gc_lock`), which every artifactstore
-        process on this machine takes; without ``flock`` (Windows), the threads of this process only."""
+        process on this machine takes; without ``flock`` (Windows), the threads of this process only.
+
+        A write waits up to :data:`GC_WAIT_SECONDS` for gc's deletes: on a xet store they include
+        rebuilding the CAS, which writers waited for as long before (``cas_lock_timeout``).
+        """
         if not FLOCK_AVAILABLE:
             return super().gc_guard(exclusive=exclusive)
-        return gc_lock(self._dir, exclusive=exclusive, timeout=self._lock_timeout)
+        return gc_lock(self._dir, exclusive=exclusive, timeout=GC_WAIT_SECONDS)
 
     def _held_refs(self) -> _HeldRefs:
         held: _HeldRefs | None = getattr(self._held, "refs", None)
