@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -245,6 +246,17 @@ def test_objects_packed_by_git_gc_are_read_listed_and_checked(store, git, caplog
         reopened.gc(grace_seconds=0)
     assert any("git gc --prune=now" in r.getMessage() for r in caplog.records)
     assert reopened.read_bytes("f0.txt") == b"content 0"
+
+
+def test_a_script_that_never_closes_a_packed_store_exits_quietly(store, git, git_env) -> None:
+    # After a `git gc`, dulwich keeps the pack files open; a script that opens the store, reads
+    # and exits without close() must not print dulwich's teardown tracebacks.
+    store.put_bytes("a.txt", b"hello")
+    git(store.gitdir, "gc", "--quiet")
+    uri = f"artifactstore+git://{store.gitdir}"
+    code = f"import artifactstore\nkept = artifactstore.open({uri!r})  # alive until teardown\nprint(kept.read_bytes('a.txt'))"
+    proc = subprocess.run([sys.executable, "-c", code], env=git_env, capture_output=True, text=True, timeout=120)
+    assert (proc.returncode, proc.stdout.strip(), proc.stderr) == (0, "b'hello'", "")
 
 
 def test_gc_removes_unreachable_loose_objects_and_lfs_files(store) -> None:

@@ -22,6 +22,7 @@ import logging
 import os
 import secrets
 import struct
+import weakref
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -93,6 +94,10 @@ class LooseObjectPort(ObjectPort):
         self._deferred = fsync and durable_at_ref_swap and SYNCFS_AVAILABLE
         self._compression = compression
         self._store = DiskObjectStore(str(self._objects))
+        # Pack files (after a `git gc`) stay open until closed: close them when this port is
+        # collected or the interpreter exits, not in dulwich's __del__ during teardown, which
+        # prints "Exception ignored ... Python is likely shutting down" for a store never closed.
+        weakref.finalize(self, self._store.close)
 
     def _path(self, oid: bytes) -> Path:
         hexid = oid.decode("ascii")
