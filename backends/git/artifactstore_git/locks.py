@@ -499,19 +499,9 @@ def writer_lock(gitdir: Path, name: str, *, timeout: float) -> Iterator[None]:
         yield
         return
     path = _private_path(gitdir, name, ".writer")
-    fd = _open_private(path, os.O_RDWR | os.O_CREAT)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if not _wait_for_flock(fd, timeout):
-                raise LockTimeout(
-                    f"timed out after {timeout:.0f} s waiting for the writer lock of ref {name!r} ({path!r}); "
-                    "another process is committing to it and has not finished"
-                ) from None
+    what = f"the writer lock of ref {name!r} ({path!r}); another process is committing to it and has not finished"
+    with _flocked(path, shared=False, timeout=timeout, what=what):
         yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
 
 
 @contextlib.contextmanager
@@ -523,21 +513,35 @@ def gc_lock(gitdir: Path, *, exclusive: bool, timeout: float) -> Iterator[None]:
     waits for the writes in progress as long as they take; a write waits for gc's deletes up
     to ``timeout`` seconds, then raises :class:`LockTimeout`. Only call where ``flock`` exists.
     """
-    assert fcntl is not None
     path = f"{gitdir}/artifactstore/locks/gc"
+    if exclusive:
+        with _flocked(path, shared=False, timeout=None, what=f"the writes in progress on {str(gitdir)!r} to finish"):
+            yield
+    else:
+        with _flocked(path, shared=True, timeout=timeout, what=f"gc to finish deleting from {str(gitdir)!r} ({path!r})"):
+            yield
+
+
+@contextlib.contextmanager
+def _flocked(path: str, *, shared: bool, timeout: float | None, what: str) -> Iterator[None]:
+    """Hold ``flock`` on ``path`` (made if missing) through its own descriptor; closing it lets go.
+
+    When another holder is in the way, wait up to ``timeout`` seconds and then raise
+    :class:`LockTimeout` naming ``what`` was awaited, or with ``timeout=None`` as long as it
+    takes (logged).
+    """
+    assert fcntl is not None
     fd = _open_private(path, os.O_RDWR | os.O_CREAT)
     try:
-        operation = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        operation = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
         try:
             fcntl.flock(fd, operation | fcntl.LOCK_NB)
         except BlockingIOError:
-            if exclusive:
-                log.info("gc waits for the writes in progress on %s to finish", gitdir)
+            if timeout is None:
+                log.info("waiting for %s", what)
                 fcntl.flock(fd, operation)
-            elif not _wait_for_flock(fd, timeout, shared=True):
-                raise LockTimeout(
-                    f"timed out after {timeout:.0f} s waiting for gc to finish deleting from {str(gitdir)!r} ({path!r})"
-                ) from None
+            elif not _wait_for_flock(fd, timeout, shared=shared):
+                raise LockTimeout(f"timed out after {timeout:.0f} s waiting for {what}") from None
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
