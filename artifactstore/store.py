@@ -137,6 +137,19 @@ class ArtifactStore(ABC):
             raise IsADirectory(f"{path!r} is a directory, not a file")
         return None  # no backend without local_files keeps a file per content
 
+    def commits_quickly(self, data: bytes) -> bool:
+        """Whether a commit of one file holding ``data`` is local work that waits on no one for long.
+
+        True when it needs no network and no turn behind another process's transfer: the
+        ref's writer lock (held for a ref swap) and gc's deletes (see
+        :func:`artifactstore.engine.gcguard.without_waiting`) are the only waits. The MLflow
+        server commits such an upload on its event loop's thread when it has no other upload
+        in flight, which saves the hand-over to a worker thread and back. memory and git: always;
+        xet: files kept as git blobs (up to ``inline_threshold``), not those that queue for the
+        local CAS; s3: never (every write is a request).
+        """
+        return False
+
     @abstractmethod
     def stat(self, path: str, *, rev: str | None = None) -> Entry:
         """Describe the file or directory at ``path`` ("" is the root)."""

@@ -148,6 +148,9 @@ class MemoryStore(EngineStore):
         )
         self.store_name = store_name
 
+    def commits_quickly(self, data: bytes) -> bool:
+        return True
+
     @classmethod
     def split_root(cls, netloc: str, path: str) -> tuple[str, str]:
         if not netloc:  # artifactstore+memory:///name and MLflow's artifactstore+memory:/name

@@ -8,7 +8,10 @@ again from the refs as they are then (only what is new) and spares whatever that
 writer that comes while gc deletes waits, then stores anew what it finds gone.
 
 There is no preference for gc: writers are never held up by a gc that waits for them, only by
-one that deletes.
+one that deletes. A caller that must not block for that long (the MLflow server committing on
+its event loop's thread) writes inside :func:`without_waiting`: a write that would wait for gc
+raises :class:`WouldWait` instead, before it has stored anything, and can be made again where
+waiting is fine.
 """
 
 from __future__ import annotations
@@ -16,6 +19,28 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
+from contextvars import ContextVar
+
+_may_wait: ContextVar[bool] = ContextVar("artifactstore_may_wait_for_gc", default=True)
+
+
+class WouldWait(Exception):
+    """A write inside :func:`without_waiting` found gc deleting; nothing was written."""
+
+
+@contextlib.contextmanager
+def without_waiting() -> Iterator[None]:
+    """Writes in this context raise :class:`WouldWait` where they would wait for gc's deletes."""
+    token = _may_wait.set(False)
+    try:
+        yield
+    finally:
+        _may_wait.reset(token)
+
+
+def may_wait() -> bool:
+    """False inside :func:`without_waiting`: a guard that gc holds must raise :class:`WouldWait`."""
+    return _may_wait.get()
 
 
 class SharedExclusiveLock:
@@ -29,6 +54,8 @@ class SharedExclusiveLock:
     @contextlib.contextmanager
     def shared(self) -> Iterator[None]:
         with self._cond:
+            if self._exclusive and not may_wait():
+                raise WouldWait("gc is deleting")
             self._cond.wait_for(lambda: not self._exclusive)
             self._shared += 1
         try:
@@ -52,4 +79,4 @@ class SharedExclusiveLock:
                 self._cond.notify_all()
 
 
-__all__ = ["SharedExclusiveLock"]
+__all__ = ["SharedExclusiveLock", "WouldWait", "may_wait", "without_waiting"]

@@ -476,6 +476,10 @@ class EngineStore(ArtifactStore):
                 blobs, batch_bytes = [], 0
         return items, logical, new, blobs
 
+    def _kept_inline(self, head: bytes) -> bool:
+        """Whether a file starting with (or, up to ``inline_threshold + 1`` bytes, being) ``head`` is stored as a blob."""
+        return len(head) <= self.inline_threshold and parse_pointer(head) is None
+
     def _blob_for(self, path: str, change: Put, before_write: Callable[[], None]) -> tuple[Blob, ContentInfo | None]:
         try:
             stream, owned = as_stream(change.source)
@@ -487,7 +491,7 @@ class EngineStore(ArtifactStore):
             raise InvalidInput(f"cannot write {path!r}: {exc}") from None
         try:
             head = read_at_most(stream, self.inline_threshold + 1)
-            if len(head) <= self.inline_threshold and parse_pointer(head) is None:
+            if self._kept_inline(head):
                 return Blob.from_string(head), None
             local = os.fspath(change.source) if isinstance(change.source, (str, os.PathLike)) else None
             size_hint = os.stat(local).st_size if local else None

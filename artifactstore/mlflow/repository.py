@@ -34,13 +34,14 @@ from mlflow.store.artifact.artifact_repo import ArtifactRepository, StreamUpload
 from mlflow.utils.file_utils import create_tmp_dir
 
 from .. import errors
+from ..engine.gcguard import WouldWait, without_waiting
 from ..store import ArtifactStore
 from ..values import Commit, Entry
 from .errors import translated
 from .paths import commit_message, directory_arg, store_path
 from .serving import served_name, verify_every_download
 from .store_cache import open_cached
-from .streams import BLOCK, AsyncChunkReader, read_head
+from .streams import BLOCK, AsyncChunkReader, read_head, shared_credits
 
 log = logging.getLogger(__name__)
 
@@ -117,22 +118,54 @@ class ArtifactStoreRepository(ArtifactRepository, StreamUploadMixin):  # type: i
     async def log_artifact_from_async_stream(
         self, chunks: AsyncIterable[bytes], artifact_file_name: str, artifact_path: str | None = None
     ) -> None:
-        """Async variant: the commit runs in a worker thread while the event loop receives the next blocks."""
+        """Async variant: the commit runs in a worker thread while the event loop receives the next blocks.
+
+        An upload that fits in one block, while no other upload of this process is in flight,
+        is committed on the loop's thread instead when the store can do it quickly
+        (:meth:`~artifactstore.ArtifactStore.commits_quickly`: git, xet's small files, memory).
+        The hand-over to a worker thread and back wakes two sleeping threads: without it, one
+        client's 10 KiB uploads through a 4-worker server ran at 0.73-0.80x MLflow's built-in
+        rate instead of 0.64-0.69x (git, three interleaved rounds). Concurrent uploads still go to threads,
+        where one batch commits them together (:mod:`artifactstore.engine.group`). Such a
+        commit never waits for gc's deletes on the loop (it goes to a thread if gc is deleting),
+        only for the branch's writer lock, held by other processes for their ref swaps.
+        """
         with translated():
             path = self._stream_destination(artifact_file_name, artifact_path)
-        iterator = chunks.__aiter__()
-        head, complete = await read_head(iterator, BLOCK)
-        if complete:
-            # The whole upload fit in one block (most MLflow artifacts): no pump needed.
-            with translated():
-                await asyncio.to_thread(self._commit_file, path, io.BytesIO(head))
-            return
-        reader = AsyncChunkReader(iterator, asyncio.get_running_loop(), head=head)
+        loop = asyncio.get_running_loop()
+        uploads = shared_credits(loop)
+        uploads.uploads += 1
         try:
-            with translated():
-                await asyncio.to_thread(self._commit_file, path, reader)  # type: ignore[arg-type]
+            await asyncio.sleep(0)  # uploads that arrived with this one count themselves first
+            iterator = chunks.__aiter__()
+            head, complete = await read_head(iterator, BLOCK)
+            if complete:
+                # The whole upload fit in one block (most MLflow artifacts): no pump needed.
+                if uploads.uploads == 1 and self._commit_on_loop(path, head):
+                    return
+                with translated():
+                    await asyncio.to_thread(self._commit_file, path, io.BytesIO(head))
+                return
+            reader = AsyncChunkReader(iterator, loop, head=head)
+            try:
+                with translated():
+                    await asyncio.to_thread(self._commit_file, path, reader)  # type: ignore[arg-type]
+            finally:
+                reader.close()
         finally:
-            reader.close()
+            uploads.uploads -= 1
+
+    def _commit_on_loop(self, path: str, data: bytes) -> bool:
+        """Commit ``data`` on this thread if the store can do it without a long wait; False if not done."""
+        if not self._store.commits_quickly(data):
+            return False
+        try:
+            with translated(), without_waiting():
+                self._commit_file(path, io.BytesIO(data))
+        except WouldWait:
+            log.debug("gc is deleting from the store; the upload of %s waits in a worker thread", path)
+            return False
+        return True
 
     def delete_artifacts(self, artifact_path: str | None = None) -> None:
         """Delete a file or a directory as one commit; history keeps it. A missing path is a no-op."""

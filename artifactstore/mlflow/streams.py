@@ -42,11 +42,13 @@ _EOF = None
 
 
 class _SharedCredits:
-    """The :data:`SHARED_AHEAD` blocks of one event loop; used on the loop's thread only."""
+    """The :data:`SHARED_AHEAD` blocks of one event loop, and its uploads in progress; used on the loop's thread only."""
 
     def __init__(self) -> None:
         self.free = SHARED_AHEAD
         self.changed = asyncio.Event()
+        #: Uploads of this loop in progress (counted by the MLflow repository's async upload).
+        self.uploads = 0
 
     def give_back(self, count: int) -> None:
         if count:

@@ -9,6 +9,7 @@ import pytest
 
 from artifactstore import ArtifactStore, IntegrityError, Put
 from artifactstore.engine import EngineStore
+from artifactstore.engine.gcguard import WouldWait, without_waiting
 from artifactstore.engine.ports import ObjectPort
 
 from .fixtures import StoreFixtures
@@ -137,6 +138,40 @@ class MaintenanceTests(StoreFixtures):
         assert store.read_bytes("new/requirements.txt") == small
         assert store.read_bytes("new/w.bin") == big
         assert store.fsck().ok, store.fsck().problems
+
+    def test_a_commit_that_must_not_wait_for_gc_says_so_at_once_and_writes_nothing(self, store: ArtifactStore) -> None:
+        small, big = b"an old MLmodel", seeded_bytes(big_size(store), seed=37)
+        objects = _engine_objects(store)
+        self._dead(store, small, big)
+        before = [c.id for c in store.log()]
+        real_delete = objects.delete
+        outcome: list[str] = []
+
+        def try_to_commit() -> None:
+            try:
+                with without_waiting():
+                    store.put_bytes("new/MLmodel", small)
+                outcome.append("committed")
+            except WouldWait:
+                outcome.append("would wait")
+
+        def commit_then_delete(oids: Iterable[bytes]) -> None:
+            writer = threading.Thread(target=try_to_commit)
+            writer.start()
+            writer.join(10)  # it must not wait for the deletes below
+            outcome.append("waited" if writer.is_alive() else "returned")
+            real_delete(oids)
+
+        objects.delete = commit_then_delete  # type: ignore[method-assign]
+        try:
+            store.gc(grace_seconds=0)
+        finally:
+            del objects.delete
+        assert outcome == ["would wait", "returned"]
+        assert [c.id for c in store.log()] == before, "nothing was committed"
+        assert not store.exists("new/MLmodel")
+        store.put_bytes("new/MLmodel", small)  # and once gc is done, the same write goes through
+        assert store.read_bytes("new/MLmodel") == small
 
     @staticmethod
     def _dead(store: ArtifactStore, small: bytes, big: bytes) -> None:

@@ -54,6 +54,11 @@ def test_plugin_is_registered() -> None:
     assert GitStore.cross_process and GitStore.persistent and not GitStore.chunk_dedup
 
 
+def test_every_commit_is_quick_when_blobs_refs_and_lfs_files_are_all_local(store: GitStore) -> None:
+    assert store.commits_quickly(b"x" * 1024)
+    assert store.commits_quickly(b"x" * 1025), "a Git LFS file is written here too, waiting on no one"
+
+
 # ---------------------------------------------------------------- create / open
 def test_create_makes_a_bare_repository_on_the_uri_branch(tmp_path: Path, git) -> None:
     store = artifactstore.open(f"artifactstore+git://{tmp_path}/r@models", create=True)

@@ -18,6 +18,7 @@ from mlflow.store.artifact.artifact_repo import StreamUploadMixin
 from mlflow.store.artifact.artifact_repository_registry import _artifact_repository_registry, get_artifact_repository
 
 import artifactstore
+from artifactstore.engine import EngineStore
 from artifactstore.mlflow import ArtifactStoreRepository, clear_store_cache, open_cached, store_cache
 from artifactstore.mlflow.serving import ENV_VERIFY_DOWNLOADS
 from artifactstore.mlflow.streams import AHEAD, BLOCK, SHARED_AHEAD, AsyncChunkReader, shared_credits
@@ -238,6 +239,100 @@ def test_async_stream_with_a_bad_name_fails_before_reading(repo: ArtifactStoreRe
         asyncio.run(repo.log_artifact_from_async_stream(chunks(), "f", ".git"))
     assert info.value.error_code == "INVALID_PARAMETER_VALUE"
     assert pulled == []
+
+
+def _committing_threads(repo: ArtifactStoreRepository, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The thread of every commit the repository makes from now on, in order."""
+    threads: list[int] = []
+    commit = repo._commit_file
+
+    def recorded(path: str, source: object) -> object:
+        made = commit(path, source)  # type: ignore[arg-type]
+        threads.append(threading.get_ident())
+        return made
+
+    monkeypatch.setattr(repo, "_commit_file", recorded)
+    return threads
+
+
+async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+def test_a_lone_small_upload_is_committed_on_the_event_loops_thread(repo, monkeypatch) -> None:
+    threads = _committing_threads(repo, monkeypatch)
+
+    async def main() -> int:
+        await repo.log_artifact_from_async_stream(_one_chunk(b"m" * 10240), "metrics.json", "small")
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(main())
+    assert threads == [loop_thread]
+    assert repo.store.read_bytes(f"1/{RUN}/artifacts/small/metrics.json") == b"m" * 10240
+
+
+def test_small_uploads_that_arrive_together_are_committed_in_worker_threads(repo, monkeypatch) -> None:
+    threads = _committing_threads(repo, monkeypatch)
+
+    async def main() -> int:
+        uploads = (repo.log_artifact_from_async_stream(_one_chunk(b"%d" % i), f"f{i}.txt", "small") for i in range(3))
+        await asyncio.gather(*uploads)
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(main())
+    assert len(threads) == 3 and loop_thread not in threads
+    assert [repo.store.read_bytes(f"1/{RUN}/artifacts/small/f{i}.txt") for i in range(3)] == [b"0", b"1", b"2"]
+
+
+def test_a_store_that_cannot_commit_quickly_commits_in_a_worker_thread(repo, monkeypatch) -> None:
+    threads = _committing_threads(repo, monkeypatch)
+    monkeypatch.setattr(repo.store, "commits_quickly", lambda data: False)  # as s3's, whose writes are requests
+
+    async def main() -> int:
+        await repo.log_artifact_from_async_stream(_one_chunk(b"x"), "f.txt", "small")
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(main())
+    assert len(threads) == 1 and threads != [loop_thread]
+    assert repo.store.read_bytes(f"1/{RUN}/artifacts/small/f.txt") == b"x"
+
+
+def test_a_lone_upload_waits_for_gcs_deletes_in_a_worker_thread_and_the_loop_keeps_turning(repo, monkeypatch) -> None:
+    threads = _committing_threads(repo, monkeypatch)
+    store = repo.store
+    assert isinstance(store, EngineStore)
+    deleting, release = threading.Event(), threading.Event()
+
+    def gc_deletes() -> None:
+        with store.refs.gc_guard(exclusive=True):
+            deleting.set()
+            release.wait(10)
+
+    gc = threading.Thread(target=gc_deletes)
+    gc.start()
+    assert deleting.wait(10)
+
+    async def main() -> tuple[int, int]:
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                if ticks == 20:
+                    release.set()  # gc is done once the loop has turned 20 times during the upload
+                await asyncio.sleep(0.005)
+
+        ticker = asyncio.create_task(tick())
+        await repo.log_artifact_from_async_stream(_one_chunk(b"y" * 100), "f.txt", "small")
+        ticker.cancel()
+        return threading.get_ident(), ticks
+
+    loop_thread, ticks = asyncio.run(main())
+    gc.join(10)
+    assert ticks >= 20, "the loop was blocked while gc deleted"
+    assert len(threads) == 1 and threads != [loop_thread]
+    assert store.read_bytes(f"1/{RUN}/artifacts/small/f.txt") == b"y" * 100
 
 
 def _counting_chunks(count: int, produced: list[int]) -> AsyncIterator[bytes]:

@@ -281,3 +281,7 @@ def test_gc_cleans_up_after_interrupted_uploads(s3_store: S3Store) -> None:
     uploads = conn.client.list_multipart_uploads(Bucket=conn.bucket, Prefix=conn.root).get("Uploads", [])
     assert uploads == []
     assert s3_store.resolve() == kept.id and len(s3_store.read_bytes("kept.bin")) == 300 * 1024
+
+
+def test_no_commit_is_quick_when_every_write_is_a_request(s3_store: S3Store) -> None:
+    assert not s3_store.commits_quickly(b"x")

@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from artifactstore.engine.gcguard import WouldWait, may_wait
 from artifactstore.errors import LockTimeout
 
 try:
@@ -511,24 +512,26 @@ def gc_lock(gitdir: Path, *, exclusive: bool, timeout: float) -> Iterator[None]:
     See :mod:`artifactstore.engine.gcguard`. Each holder opens the file itself, so threads of one
     process exclude each other as processes do, and the kernel drops a dead holder's lock. gc
     waits for the writes in progress as long as they take; a write waits for gc's deletes up
-    to ``timeout`` seconds, then raises :class:`LockTimeout`. Only call where ``flock`` exists.
+    to ``timeout`` seconds, then raises :class:`LockTimeout`, or at once :class:`WouldWait` inside
+    :func:`~artifactstore.engine.gcguard.without_waiting`. Only call where ``flock`` exists.
     """
     path = f"{gitdir}/artifactstore/locks/gc"
     if exclusive:
         with _flocked(path, shared=False, timeout=None, what=f"the writes in progress on {str(gitdir)!r} to finish"):
             yield
     else:
-        with _flocked(path, shared=True, timeout=timeout, what=f"gc to finish deleting from {str(gitdir)!r} ({path!r})"):
+        what = f"gc to finish deleting from {str(gitdir)!r} ({path!r})"
+        with _flocked(path, shared=True, timeout=timeout, what=what, wait=may_wait()):
             yield
 
 
 @contextlib.contextmanager
-def _flocked(path: str, *, shared: bool, timeout: float | None, what: str) -> Iterator[None]:
+def _flocked(path: str, *, shared: bool, timeout: float | None, what: str, wait: bool = True) -> Iterator[None]:
     """Hold ``flock`` on ``path`` (made if missing) through its own descriptor; closing it lets go.
 
     When another holder is in the way, wait up to ``timeout`` seconds and then raise
     :class:`LockTimeout` naming ``what`` was awaited, or with ``timeout=None`` as long as it
-    takes (logged).
+    takes (logged). Without ``wait``, raise :class:`WouldWait` at once instead.
     """
     assert fcntl is not None
     fd = _open_private(path, os.O_RDWR | os.O_CREAT)
@@ -537,6 +540,8 @@ def _flocked(path: str, *, shared: bool, timeout: float | None, what: str) -> It
         try:
             fcntl.flock(fd, operation | fcntl.LOCK_NB)
         except BlockingIOError:
+            if not wait:
+                raise WouldWait(f"waiting for {what}") from None
             if timeout is None:
                 log.info("waiting for %s", what)
                 fcntl.flock(fd, operation)

@@ -121,6 +121,11 @@ class GitStore(EngineStore):
             inline_threshold=inline_threshold,
         )
 
+    def commits_quickly(self, data: bytes) -> bool:
+        # Blobs, refs and Git LFS files are written here; another content port (xet's local
+        # CAS) may make a large file wait for another process's turn.
+        return self._kept_inline(data) or isinstance(self.content, LfsContentPort)
+
     # ------------------------------------------------------------------ plugin side
     @classmethod
     def split_root(cls, netloc: str, path: str) -> tuple[str, str]:
