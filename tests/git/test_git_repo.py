@@ -57,6 +57,11 @@ def test_plugin_is_registered() -> None:
 def test_every_commit_is_quick_when_blobs_refs_and_lfs_files_are_all_local(store: GitStore) -> None:
     assert store.commits_quickly(b"x" * 1024)
     assert store.commits_quickly(b"x" * 1025), "a Git LFS file is written here too, waiting on no one"
+    lock = store.layout.commondir / "refs" / "heads" / "main.lock"
+    lock.write_text("held by git\n")  # git holds the branch (or died holding it)
+    assert not store.commits_quickly(b"x"), "waiting for git's lock must not stop an event loop"
+    lock.unlink()
+    assert store.commits_quickly(b"x")
 
 
 # ---------------------------------------------------------------- create / open

@@ -136,6 +136,10 @@ class GitRefPort(RefPort):
         return dict(sorted(result.items()))
 
     # ------------------------------------------------------------------ writing
+    def lock_file_present(self, name: str) -> bool:
+        """Whether ``<ref>.lock`` exists: a writer (git's or ours) holds the ref, or one that died left it."""
+        return os.path.exists(f"{self._path(name)}.lock")
+
     def _lock(self, target: Path, what: str) -> FileLock:
         return FileLock(
             target,

@@ -106,16 +106,17 @@ class GitStore(EngineStore):
         self.object_port = LooseObjectPort(
             layout.commondir, fsync=fsync, durable_at_ref_swap=deferred, compression=loose_compression
         )
+        self.ref_port = GitRefPort(
+            layout.commondir,
+            lock_timeout=lock_timeout,
+            stale_lock_seconds=stale_lock_seconds,
+            fsync=fsync,
+            sync_filesystem=deferred,
+            guard=self._refuse_checked_out,
+        )
         super().__init__(
             objects=self.object_port,
-            refs=GitRefPort(
-                layout.commondir,
-                lock_timeout=lock_timeout,
-                stale_lock_seconds=stale_lock_seconds,
-                fsync=fsync,
-                sync_filesystem=deferred,
-                guard=self._refuse_checked_out,
-            ),
+            refs=self.ref_port,
             content=content(layout) if content else LfsContentPort(layout.commondir, fsync=fsync),
             default_branch=default,
             inline_threshold=inline_threshold,
@@ -123,7 +124,11 @@ class GitStore(EngineStore):
 
     def commits_quickly(self, data: bytes) -> bool:
         # Blobs, refs and Git LFS files are written here; another content port (xet's local
-        # CAS) may make a large file wait for another process's turn.
+        # CAS) may make a large file wait for another process's turn. A ref lock file that is
+        # there already may be git's, held for longer than our ref swaps, or left by a git
+        # that died: waiting for it (up to lock_timeout) must not stop an event loop.
+        if self.ref_port.lock_file_present(HEADS + self.default_branch):
+            return False
         return self._kept_inline(data) or isinstance(self.content, LfsContentPort)
 
     # ------------------------------------------------------------------ plugin side
