@@ -124,11 +124,11 @@ class ArtifactStoreRepository(ArtifactRepository, StreamUploadMixin):  # type: i
         is committed on the loop's thread instead when the store can do it quickly
         (:meth:`~artifactstore.ArtifactStore.commits_quickly`: git, xet's small files, memory).
         The hand-over to a worker thread and back wakes two sleeping threads: without it, one
-        client's 10 KiB uploads through a 4-worker server ran at 0.73-0.80x MLflow's built-in
-        rate instead of 0.64-0.69x (git, three interleaved rounds). Concurrent uploads still go to threads,
-        where one batch commits them together (:mod:`artifactstore.engine.group`). Such a
-        commit never waits for gc's deletes on the loop (it goes to a thread if gc is deleting),
-        only for the branch's writer lock, held by other processes for their ref swaps.
+        client's 10 KiB uploads through a 4-worker server ran at 0.64-0.69x MLflow's built-in
+        rate instead of 0.73-0.80x (git, three interleaved rounds). Concurrent uploads still go
+        to threads, where one batch commits them together (:mod:`artifactstore.engine.group`).
+        On the loop a commit never waits for gc's deletes (it moves to a thread if gc is
+        deleting), only for the branch's writer lock, held by other processes for their ref swaps.
         """
         with translated():
             path = self._stream_destination(artifact_file_name, artifact_path)
