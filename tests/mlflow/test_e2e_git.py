@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import http.client
+import json
 import random
 import subprocess
+import threading
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -112,6 +114,58 @@ def test_two_runs_logging_at_the_same_time(git_env: GitEnv) -> None:
     for run_id in run_ids:
         commits = scenarios.history(git_env.store_uri, f"{experiment}/{run_id}/artifacts")
         assert len(commits) == 8  # one commit per PUT, none lost to the race
+
+
+def test_uploads_while_gc_runs_in_another_process_all_land(git_env: GitEnv) -> None:
+    """A cron job runs ``artifactstore gc`` while someone logs: every upload lands, byte-identical.
+
+    Each round, gc deletes what a throwaway branch left, holding the store's gc lock meanwhile;
+    an upload that arrives then waits for it in a worker thread, off the server's event loop
+    (``tests/mlflow/test_repository.py`` checks which thread commits).
+    """
+    client = MlflowClient(git_env.main_url)
+    run_id = client.create_run(client.create_experiment("beside-gc")).info.run_id
+    store = artifactstore.open(git_env.store_uri)
+    stop = threading.Event()
+    removed: list[int] = []
+    failures: list[str] = []
+
+    def gc_rounds() -> None:
+        try:
+            while not stop.is_set():
+                store.create_branch("scratch-for-gc")
+                store.put_bytes("dead.bin", random.randbytes(300), branch="scratch-for-gc")
+                store.delete_branch("scratch-for-gc")
+                result = scenarios.cli("gc", git_env.store_uri, "--grace", "0", "--json")
+                if result.returncode != 0:
+                    failures.append(result.stderr)
+                    return
+                removed.append(json.loads(result.stdout)["objects_removed"])
+        except Exception as exc:  # handed to the test's thread
+            failures.append(repr(exc))
+
+    sent: dict[str, bytes] = {}
+
+    def upload() -> None:
+        name = f"beside-gc-{len(sent)}.txt"
+        sent[name] = random.randbytes(2048)
+        (git_env.tmp / name).write_bytes(sent[name])
+        client.log_artifact(run_id, str(git_env.tmp / name), "beside-gc")
+
+    upload()  # the branch has a commit to start the scratch branch from
+    gc = threading.Thread(target=gc_rounds)
+    gc.start()
+    try:
+        while len(removed) < 3 and len(sent) < 2000 and not failures:  # until gc has finished three rounds
+            upload()
+    finally:
+        stop.set()
+        gc.join(120)
+    assert not failures, failures
+    assert len(removed) >= 3 and min(removed) >= 1, removed  # each round deleted the scratch branch's objects
+    target = Path(client.download_artifacts(run_id, "beside-gc", str(git_env.tmp / "beside-gc-down")))
+    assert {p.name: p.read_bytes() for p in target.iterdir()} == sent
+    assert store.fsck().ok, store.fsck().problems
 
 
 def test_bad_paths_answer_400_and_write_nothing(git_env: GitEnv) -> None:
