@@ -113,38 +113,22 @@ class MaintenanceTests(StoreFixtures):
 
     def test_a_commit_made_while_gc_deletes_waits_then_stores_its_bytes_again(self, store: ArtifactStore) -> None:
         small, big = b"requirements.txt of an old run", seeded_bytes(big_size(store), seed=36)
-        objects = _engine_objects(store)
         self._dead(store, small, big)
-        real_delete = objects.delete
-        writer: list[threading.Thread] = []
-        done_while_deleting: list[bool] = []
-
-        def commit_then_delete(oids: Iterable[bytes]) -> None:
-            writer.append(
-                threading.Thread(target=store.commit, args=([Put("new/requirements.txt", small), Put("new/w.bin", big)],))
-            )
-            writer[0].start()
-            writer[0].join(0.3)
-            done_while_deleting.append(not writer[0].is_alive())
-            real_delete(oids)
-
-        objects.delete = commit_then_delete  # type: ignore[method-assign]
-        try:
-            assert store.gc(grace_seconds=0).objects_removed >= 3
-        finally:
-            del objects.delete
-        writer[0].join(60)
-        assert done_while_deleting == [False], "a commit went ahead while gc deleted"
+        writer = threading.Thread(
+            target=store.commit, args=([Put("new/requirements.txt", small), Put("new/w.bin", big)],)
+        )
+        removed, done_while_deleting = _gc_starting_as_it_deletes(store, writer, wait=0.3)
+        assert removed >= 3
+        writer.join(60)
+        assert not done_while_deleting, "a commit went ahead while gc deleted"
         assert store.read_bytes("new/requirements.txt") == small
         assert store.read_bytes("new/w.bin") == big
         assert store.fsck().ok, store.fsck().problems
 
     def test_a_commit_that_must_not_wait_for_gc_says_so_at_once_and_writes_nothing(self, store: ArtifactStore) -> None:
         small, big = b"an old MLmodel", seeded_bytes(big_size(store), seed=37)
-        objects = _engine_objects(store)
         self._dead(store, small, big)
         before = [c.id for c in store.log()]
-        real_delete = objects.delete
         outcome: list[str] = []
 
         def try_to_commit() -> None:
@@ -155,19 +139,9 @@ class MaintenanceTests(StoreFixtures):
             except WouldWait:
                 outcome.append("would wait")
 
-        def commit_then_delete(oids: Iterable[bytes]) -> None:
-            writer = threading.Thread(target=try_to_commit)
-            writer.start()
-            writer.join(10)  # it must not wait for the deletes below
-            outcome.append("waited" if writer.is_alive() else "returned")
-            real_delete(oids)
-
-        objects.delete = commit_then_delete  # type: ignore[method-assign]
-        try:
-            store.gc(grace_seconds=0)
-        finally:
-            del objects.delete
-        assert outcome == ["would wait", "returned"]
+        _, returned = _gc_starting_as_it_deletes(store, threading.Thread(target=try_to_commit), wait=10)
+        assert returned, "it waited for the deletes"
+        assert outcome == ["would wait"]
         assert [c.id for c in store.log()] == before, "nothing was committed"
         assert not store.exists("new/MLmodel")
         store.put_bytes("new/MLmodel", small)  # and once gc is done, the same write goes through
@@ -200,6 +174,30 @@ def _engine_objects(store: ArtifactStore) -> ObjectPort:
     if not isinstance(store, EngineStore):
         pytest.skip(f"{type(store).__name__} is not built on the commit engine, whose gc these tests time")
     return store.objects
+
+
+def _gc_starting_as_it_deletes(store: ArtifactStore, writer: threading.Thread, *, wait: float) -> tuple[int, bool]:
+    """Run gc; as it is about to delete, start ``writer`` and give it up to ``wait`` seconds first.
+
+    Returns the objects gc removed and whether ``writer`` had finished before the deletes.
+    """
+    objects = _engine_objects(store)
+    real_delete = objects.delete
+    finished: list[bool] = []
+
+    def start_writer_then_delete(oids: Iterable[bytes]) -> None:
+        writer.start()
+        writer.join(wait)
+        finished.append(not writer.is_alive())
+        real_delete(oids)
+
+    objects.delete = start_writer_then_delete  # type: ignore[method-assign]
+    try:
+        removed = store.gc(grace_seconds=0).objects_removed
+    finally:
+        del objects.delete
+    assert len(finished) == 1, "gc deleted nothing, so no writer was started"
+    return removed, finished[0]
 
 
 def _in_thread(work: Callable[[], object]) -> None:
