@@ -36,7 +36,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -140,30 +139,19 @@ def main() -> None:
         for n, pool in pools.items():
             list(pool.map(_warm, range(n)))
         [sample] = _make_files(root / "warm", 1, 10 * 1024)
+        hooked = (
+            ("PYTHONPATH", os.pathsep.join([str(hook_dir), os.environ.get("PYTHONPATH", "")])),
+            ("COMMITTER_PROBE_SOCKET", socket_path),
+        )
         targets = {
-            "built-in": (ServerArgs(str(root / "builtin-artifacts")), {}),
-            "git": (ServerArgs(plain, ("--app-name", STREAMING_APP)), {}),
-            "git, committing process": (
-                ServerArgs(handed, ("--app-name", STREAMING_APP)),
-                {
-                    "PYTHONPATH": os.pathsep.join([str(hook_dir), os.environ.get("PYTHONPATH", "")]),
-                    "COMMITTER_PROBE_SOCKET": socket_path,
-                },
-            ),
+            "built-in": ServerArgs(str(root / "builtin-artifacts")),
+            "git": ServerArgs(plain, ("--app-name", STREAMING_APP)),
+            "git, committing process": ServerArgs(handed, ("--app-name", STREAMING_APP), hooked),
         }
-        for name, (server, env) in targets.items():
+        for name, server in targets.items():
             workdir = root / name.replace(" ", "-").replace(",", "")
             workdir.mkdir()
-            saved = {k: os.environ.get(k) for k in env}
-            os.environ.update(env)  # the server inherits it
-            try:
-                running.append(Target(name, server, workdir, args))
-            finally:
-                for k, v in saved.items():
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
+            running.append(Target(name, server, workdir, args))
         for target in running:
             target.warm(pools, sample)
         rates: dict[tuple[str, int], list[float]] = {}
@@ -203,7 +191,6 @@ def main() -> None:
         committer.wait(timeout=30)
         for pool in pools.values():
             pool.shutdown()
-        time.sleep(0.5)
         shutil.rmtree(root, ignore_errors=True)
 
 

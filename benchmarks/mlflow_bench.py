@@ -120,17 +120,26 @@ def _tree_cpu(pgid: int) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class ServerArgs:
-    """Where a target's server keeps artifacts, and its other ``mlflow server`` arguments."""
+    """Where a target's server keeps artifacts, its other ``mlflow server`` arguments, and variables added to its environment."""
 
     destination: str
     extra: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
 
 
 class Server:
-    def __init__(self, destination: str, workdir: Path, workers: int = 4, extra: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        destination: str,
+        workdir: Path,
+        workers: int = 4,
+        extra: Sequence[str] = (),
+        env_extra: Sequence[tuple[str, str]] = (),
+    ) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false", PYTHONUNBUFFERED="1")
+        env.update(env_extra)
         self._log = open(workdir / "server.log", "wb")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
@@ -309,7 +318,7 @@ class Target:
         from mlflow import MlflowClient
 
         self.name, self.workdir = name, workdir
-        self.server = Server(server.destination, workdir, args.workers, server.extra)
+        self.server = Server(server.destination, workdir, args.workers, server.extra, server.env)
         self.figures = Figures(idle=self.server.idle_rss())
         self.client = MlflowClient(self.server.url)
         self.experiment = self.client.create_experiment(f"bench-{name}")
