@@ -145,10 +145,10 @@ class ArtifactStore(ABC):
         gc's deletes (see :func:`artifactstore.engine.gcguard.without_waiting`) are the only
         waits. The MLflow server commits such an upload on its event loop's thread when it has
         no other upload in flight, which saves the hand-over to a worker thread and back.
-        memory: always; git:
-        unless the branch's ``.lock`` file is there (git holds the branch, or died holding it);
-        xet: the same, and only for files kept as git blobs (up to ``inline_threshold``), not
-        those that queue for the local CAS; s3: never (every write is a request).
+        memory: always; git: unless the branch's ``.lock`` file is there (git holds the branch,
+        or died holding it); xet: the same, and only for files kept as git blobs (up to
+        ``inline_threshold``), not those that queue for the local CAS; s3: never (every write
+        is a request).
         """
         return False
 
