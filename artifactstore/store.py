@@ -77,6 +77,11 @@ class ArtifactStore(ABC):
     chunk_dedup: ClassVar[bool] = False
     bounded_memory: ClassVar[bool] = True
     local_files: ClassVar[bool] = False
+    #: Commits are local work under a lock file in the store's directory (git, xet), so one
+    #: process on this machine can commit for several: the MLflow server's workers hand their
+    #: overlapping small uploads to one (:mod:`artifactstore.committer`). Not a capability
+    #: the conformance suite checks; s3's and memory's commits are not local in this sense.
+    commits_locally: ClassVar[bool] = False
 
     default_branch: str = DEFAULT_BRANCH
 

@@ -521,6 +521,11 @@ def main() -> None:
         help="also measure a git store with fsync=false (a named store), to show what durability costs",
     )
     parser.add_argument(
+        "--without-committer", action="store_true",
+        help="also measure each git or xet store with its committing process off (ARTIFACTSTORE_MLFLOW_COMMITTER=0): "
+        "every upload committed by the worker that received it, as before the committing process",
+    )
+    parser.add_argument(
         "--xet-spool", action="store_true",
         help="also measure a xet store with spool_streams=true (uploads spooled before the CAS lock is taken)",
     )
@@ -548,6 +553,12 @@ def main() -> None:
                 plain = f"{root / (backend + '-plain-store')}"
                 artifactstore.open(f"artifactstore+{backend}://{plain}", create=True).close()
                 targets[f"artifactstore {backend}, plain app"] = ServerArgs(f"artifactstore+{backend}://{plain}")
+            if args.without_committer and backend in ("git", "xet"):
+                alone = f"artifactstore+{backend}://{root / (backend + '-alone-store')}"
+                artifactstore.open(alone, create=True).close()
+                targets[f"artifactstore {backend}, no committing process"] = ServerArgs(
+                    alone, ("--app-name", STREAMING_APP), (("ARTIFACTSTORE_MLFLOW_COMMITTER", "0"),)
+                )
         named: dict[str, tuple[str, str, str]] = {}  # store name -> (backend, options, label)
         if args.git_nofsync:
             named["bench-nofsync"] = ("git", "fsync = false", "artifactstore git, fsync off")

@@ -34,10 +34,12 @@ from mlflow.store.artifact.artifact_repo import ArtifactRepository, StreamUpload
 from mlflow.utils.file_utils import create_tmp_dir
 
 from .. import errors
+from ..committer import commit_unless_present
 from ..engine.gcguard import WouldWait, without_waiting
 from ..store import ArtifactStore
 from ..values import Commit, Entry
 from .errors import translated
+from .handover import CommitterLink, Outcome, link_for
 from .paths import commit_message, directory_arg, store_path
 from .serving import served_name, verify_every_download
 from .store_cache import open_cached
@@ -76,6 +78,8 @@ class ArtifactStoreRepository(ArtifactRepository, StreamUploadMixin):  # type: i
             log.debug("ignoring unknown artifact repository options %s", sorted(kwargs))
         with translated():
             self._store, self._root = open_cached(artifact_uri)
+        self._link: CommitterLink | None = None
+        self._link_known = False
 
     @property
     def store(self) -> ArtifactStore:
@@ -126,7 +130,10 @@ class ArtifactStoreRepository(ArtifactRepository, StreamUploadMixin):  # type: i
         The hand-over to a worker thread and back wakes two sleeping threads: without it, one
         client's 10 KiB uploads through a 4-worker server ran at 0.64-0.69x MLflow's built-in
         rate instead of 0.73-0.80x (git, three interleaved rounds). Concurrent uploads still go
-        to threads, where one batch commits them together (:mod:`artifactstore.engine.group`).
+        to threads, where one batch commits them together (:mod:`artifactstore.engine.group`),
+        or, for git and xet, to the store's committing process, which batches the overlapping
+        uploads of all of the server's workers (:mod:`.handover`; 1.08-1.15x the 16-client
+        small-file rate in ``benchmarks/committer_probe.py``).
         On the loop a commit never waits for gc's deletes (it moves to a thread if gc is
         deleting), only for the branch's writer lock, held by other processes for their ref swaps.
         """
@@ -143,8 +150,13 @@ class ArtifactStoreRepository(ArtifactRepository, StreamUploadMixin):  # type: i
                 # The whole upload fit in one block (most MLflow artifacts): no pump needed.
                 if uploads.uploads == 1 and self._commit_on_loop(path, head):
                     return
+                outcome = await self._hand_over(path, head) if uploads.uploads > 1 else Outcome.NOT_SENT
                 with translated():
-                    await asyncio.to_thread(self._commit_file, path, io.BytesIO(head))
+                    if outcome is Outcome.NOT_SENT:
+                        await asyncio.to_thread(self._commit_file, path, io.BytesIO(head))
+                    elif outcome is Outcome.UNKNOWN:
+                        message = commit_message("log", path)
+                        await asyncio.to_thread(commit_unless_present, self._store, path, head, message)
                 return
             reader = AsyncChunkReader(iterator, loop, head=head)
             try:
@@ -154,6 +166,14 @@ class ArtifactStoreRepository(ArtifactRepository, StreamUploadMixin):  # type: i
                 reader.close()
         finally:
             uploads.uploads -= 1
+
+    async def _hand_over(self, path: str, data: bytes) -> Outcome:
+        """Offer an overlapping one-block upload to the store's committing process (see :mod:`.handover`)."""
+        if not self._link_known:
+            self._link, self._link_known = link_for(self._store, self.artifact_uri), True
+        if self._link is None:
+            return Outcome.NOT_SENT
+        return await self._link.commit(path, data, commit_message("log", path))
 
     def _commit_on_loop(self, path: str, data: bytes) -> bool:
         """Commit ``data`` on this thread if the store can do it without a long wait; False if not done."""

@@ -69,6 +69,7 @@ class GitStore(EngineStore):
     chunk_dedup = False
     bounded_memory = True
     local_files = True
+    commits_locally = True
 
     def __init__(
         self,
