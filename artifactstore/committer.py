@@ -161,10 +161,11 @@ class _Handler(socketserver.StreamRequestHandler):
             try:
                 header_length, body_length = FRAME.unpack(head)
                 check_lengths(header_length, body_length)
-                header = json.loads(self.rfile.read(header_length))
+                encoded = self.rfile.read(header_length)
                 body = self.rfile.read(body_length)
-                if len(body) != body_length:
-                    return
+                if len(encoded) != header_length or len(body) != body_length:
+                    return  # the worker went away mid-request: nothing to commit, no one to answer
+                header = json.loads(encoded)
                 try:
                     commit = service.store.put_file(header["path"], io.BytesIO(body), message=header["message"])
                     reply, committed = {"commit": commit.id}, True
@@ -175,6 +176,9 @@ class _Handler(socketserver.StreamRequestHandler):
                 self.wfile.flush()
             except (ValueError, KeyError, TypeError) as exc:
                 log.warning("closing a connection that sent a malformed request: %s", exc)
+                return
+            except OSError as exc:  # the worker is gone; if it lived, it would find the commit there
+                log.info("could not answer a worker (%s)", exc)
                 return
             finally:
                 service.end(committed=committed)

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any
 
 from .. import committer
 from ..store import ArtifactStore
@@ -37,6 +38,9 @@ ENV = "ARTIFACTSTORE_MLFLOW_COMMITTER"
 SPAWN_INTERVAL = 10.0
 #: After a failed connection, uploads are committed in the worker for this long before the next try.
 RETRY_INTERVAL = 0.5
+#: Longest wait for the committing process's reply (a commit may wait up to the git store's
+#: ``lock_timeout`` for the branch, 30 s by default); then the worker commits it itself, unless present.
+REPLY_TIMEOUT = 120.0
 
 
 class Outcome(enum.Enum):
@@ -84,10 +88,8 @@ class CommitterLink:
         reader, writer = connection
         try:
             writer.write(committer.frame({"path": path, "message": message}, data))
-            header_length, body_length = committer.FRAME.unpack(await reader.readexactly(committer.FRAME.size))
-            committer.check_lengths(header_length, body_length)
-            reply = json.loads(await reader.readexactly(header_length + body_length))
-        except (OSError, EOFError, asyncio.IncompleteReadError, ValueError) as exc:
+            reply = await asyncio.wait_for(_read_reply(reader), REPLY_TIMEOUT)
+        except (OSError, EOFError, asyncio.IncompleteReadError, ValueError, asyncio.TimeoutError) as exc:
             log.info("the committing process did not answer for %s (%s); committing it here", path, exc)
             writer.close()
             return Outcome.UNKNOWN
@@ -143,6 +145,15 @@ class CommitterLink:
             log.warning("cannot start a committing process for %s: %s", self._uri, exc)
             return
         log.info("started committing process %d for %s", self._child.pid, self._uri)
+
+
+async def _read_reply(reader: asyncio.StreamReader) -> dict[str, Any]:
+    header_length, body_length = committer.FRAME.unpack(await reader.readexactly(committer.FRAME.size))
+    committer.check_lengths(header_length, body_length)
+    reply = json.loads(await reader.readexactly(header_length + body_length))
+    if not isinstance(reply, dict):
+        raise ValueError(f"a reply must be a JSON object, not {reply!r}")
+    return reply
 
 
 _links: dict[str, CommitterLink] = {}

@@ -188,6 +188,67 @@ def test_a_refused_or_malformed_request_leaves_the_store_unchanged(store_uri: st
     assert _commits(store_uri) == []
 
 
+def test_a_committing_process_that_never_answers_is_given_up_on(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hung committing process (here a listener that reads and never replies) costs an upload REPLY_TIMEOUT, not forever."""
+    silent_script = (
+        "import socket, sys\ns = socket.socket(socket.AF_UNIX)\ns.bind('\\0' + sys.argv[1])\ns.listen(8)\n"
+        "print('ready', flush=True)\nkept = []\nwhile True:\n    c, _ = s.accept()\n    kept.append(c)\n"
+    )
+    monkeypatch.setattr(handover, "REPLY_TIMEOUT", 0.5)
+    name = _name(store_uri)
+    silent = subprocess.Popen([sys.executable, "-c", silent_script, name[1:]], stdout=subprocess.PIPE, text=True)
+    try:
+        assert silent.stdout is not None and silent.stdout.readline().strip() == "ready"
+
+        async def offer(link: CommitterLink) -> Outcome:
+            return await link.commit("a.txt", b"x", "log")
+
+        assert asyncio.run(offer(CommitterLink(store_uri, name))) is Outcome.UNKNOWN
+    finally:
+        silent.kill()
+        silent.wait()
+
+
+_AS_NOBODY = "import os, socket, sys\nos.setgid(65534)\nos.setuid(65534)\n"
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="acting as another user (nobody) needs root")
+def test_another_users_socket_is_never_sent_an_upload(store_uri: str) -> None:
+    imposter_script = _AS_NOBODY + (
+        "s = socket.socket(socket.AF_UNIX)\ns.bind('\\0' + sys.argv[1])\ns.listen(8)\nprint('ready', flush=True)\n"
+        "while True:\n    c, _ = s.accept()\n    c.recv(1 << 20)\n"
+    )
+    name = _name(store_uri)
+    imposter = subprocess.Popen([sys.executable, "-c", imposter_script, name[1:]], stdout=subprocess.PIPE, text=True)
+    try:
+        assert imposter.stdout is not None and imposter.stdout.readline().strip() == "ready"
+
+        async def offer(link: CommitterLink) -> Outcome:
+            return await link.commit("secret.txt", b"not for nobody", "log")
+
+        assert asyncio.run(offer(CommitterLink(store_uri, name))) is Outcome.NOT_SENT
+    finally:
+        imposter.kill()
+        imposter.wait()
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="acting as another user (nobody) needs root")
+def test_a_committing_process_refuses_another_users_requests(store_uri: str) -> None:
+    request = committer.frame({"path": "planted.txt", "message": "log"}, b"planted")
+    client_script = _AS_NOBODY + (
+        "c = socket.socket(socket.AF_UNIX)\nc.connect('\\0' + sys.argv[1])\n"
+        "try:\n    c.sendall(bytes.fromhex(sys.argv[2]))\n    print(repr(c.recv(100)))\n"
+        "except OSError as exc:\n    print('closed', exc)\n"
+    )
+    with running_committer(store_uri):
+        answer = subprocess.run(
+            [sys.executable, "-c", client_script, _name(store_uri)[1:], request.hex()],
+            capture_output=True, text=True, timeout=WAIT, check=True,
+        ).stdout.strip()
+    assert answer == "b''" or answer.startswith("closed"), answer
+    assert _commits(store_uri) == []
+
+
 # ----------------------------------------------------------------------- through the adapter
 async def _chunks(data: bytes) -> AsyncIterator[bytes]:
     yield data
