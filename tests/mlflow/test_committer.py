@@ -91,6 +91,35 @@ def _commits(uri: str) -> list[artifactstore.Commit]:
         return list(store.log())
 
 
+#: Becomes the user nobody (after importing what the script needs: the stdlib may not be readable by nobody).
+_AS_NOBODY = "import os, socket, sys\nos.setgid(65534)\nos.setuid(65534)\n"
+
+
+@contextlib.contextmanager
+def squatter(name: str, *, as_nobody: bool = False) -> Iterator[None]:
+    """A process that holds the committing process's socket name, accepts connections and never answers."""
+    script = (_AS_NOBODY if as_nobody else "import socket, sys\n") + (
+        "s = socket.socket(socket.AF_UNIX)\ns.bind('\\0' + sys.argv[1])\ns.listen(8)\n"
+        "print('ready', flush=True)\nkept = []\nwhile True:\n    c, _ = s.accept()\n    kept.append(c)\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script, name[1:]], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+        yield
+    finally:
+        process.kill()
+        process.wait()
+
+
+def _offer(uri: str, path: str, data: bytes) -> Outcome:
+    """Offer one upload to the committing process of ``uri`` through a fresh link."""
+
+    async def offer() -> Outcome:
+        return await CommitterLink(uri, _name(uri)).commit(path, data, f"log {path}")
+
+    return asyncio.run(offer())
+
+
 def test_commits_of_concurrent_requests_land_with_their_bytes(store_uri: str) -> None:
     files = {f"1/run/artifacts/f{i}.txt": os.urandom(10_000 + i) for i in range(24)}
 
@@ -181,55 +210,22 @@ def test_a_refused_or_malformed_request_leaves_the_store_unchanged(store_uri: st
             raw.sendall(committer.FRAME.pack(10, committer.MAX_BODY + 1) + b"x" * 10)
             assert raw.recv(100) == b"", "a frame above the limits must close the connection"
 
-        async def bad_path(link: CommitterLink) -> Outcome:
-            return await link.commit("../escape.txt", b"x", "log")
-
-        assert asyncio.run(bad_path(CommitterLink(store_uri, _name(store_uri)))) is Outcome.UNKNOWN
+        assert _offer(store_uri, "../escape.txt", b"x") is Outcome.UNKNOWN
     assert _commits(store_uri) == []
 
 
 def test_a_committing_process_that_never_answers_is_given_up_on(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A hung committing process (here a listener that reads and never replies) costs an upload REPLY_TIMEOUT, not forever."""
-    silent_script = (
-        "import socket, sys\ns = socket.socket(socket.AF_UNIX)\ns.bind('\\0' + sys.argv[1])\ns.listen(8)\n"
-        "print('ready', flush=True)\nkept = []\nwhile True:\n    c, _ = s.accept()\n    kept.append(c)\n"
-    )
+    """A hung committing process (here one that never replies) costs an upload REPLY_TIMEOUT, not forever."""
     monkeypatch.setattr(handover, "REPLY_TIMEOUT", 0.5)
-    name = _name(store_uri)
-    silent = subprocess.Popen([sys.executable, "-c", silent_script, name[1:]], stdout=subprocess.PIPE, text=True)
-    try:
-        assert silent.stdout is not None and silent.stdout.readline().strip() == "ready"
-
-        async def offer(link: CommitterLink) -> Outcome:
-            return await link.commit("a.txt", b"x", "log")
-
-        assert asyncio.run(offer(CommitterLink(store_uri, name))) is Outcome.UNKNOWN
-    finally:
-        silent.kill()
-        silent.wait()
-
-
-_AS_NOBODY = "import os, socket, sys\nos.setgid(65534)\nos.setuid(65534)\n"
+    with squatter(_name(store_uri)):
+        assert _offer(store_uri, "a.txt", b"x") is Outcome.UNKNOWN
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="acting as another user (nobody) needs root")
-def test_another_users_socket_is_never_sent_an_upload(store_uri: str) -> None:
-    imposter_script = _AS_NOBODY + (
-        "s = socket.socket(socket.AF_UNIX)\ns.bind('\\0' + sys.argv[1])\ns.listen(8)\nprint('ready', flush=True)\n"
-        "while True:\n    c, _ = s.accept()\n    c.recv(1 << 20)\n"
-    )
-    name = _name(store_uri)
-    imposter = subprocess.Popen([sys.executable, "-c", imposter_script, name[1:]], stdout=subprocess.PIPE, text=True)
-    try:
-        assert imposter.stdout is not None and imposter.stdout.readline().strip() == "ready"
-
-        async def offer(link: CommitterLink) -> Outcome:
-            return await link.commit("secret.txt", b"not for nobody", "log")
-
-        assert asyncio.run(offer(CommitterLink(store_uri, name))) is Outcome.NOT_SENT
-    finally:
-        imposter.kill()
-        imposter.wait()
+def test_another_users_socket_is_never_sent_an_upload(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(handover, "REPLY_TIMEOUT", 0.5)  # if the upload were sent, fail fast
+    with squatter(_name(store_uri), as_nobody=True):
+        assert _offer(store_uri, "secret.txt", b"not for nobody") is Outcome.NOT_SENT
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="acting as another user (nobody) needs root")
