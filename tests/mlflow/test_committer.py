@@ -180,6 +180,16 @@ def test_it_exits_after_its_idle_time(store_uri: str) -> None:
     assert "idle for 1 s" in process.stderr
 
 
+def test_a_store_that_cannot_be_opened_is_one_clear_error(tmp_path: Path) -> None:
+    uri = f"artifactstore+git://{tmp_path / 'missing'}"
+    command = [sys.executable, "-m", "artifactstore.committer", "--parent", str(os.getpid()), uri]
+    process = subprocess.run(command, timeout=WAIT, capture_output=True, text=True)
+    assert process.returncode == 2
+    assert f"cannot commit for the writers of {uri}" in process.stderr
+    assert "Traceback" not in process.stderr
+    assert not (tmp_path / "missing").exists()
+
+
 def test_a_lost_reply_never_makes_a_second_commit(store_uri: str) -> None:
     """The committing process dies right after its third commit's ref swap, before replying."""
     data = {f"d/{i}.bin": os.urandom(5000) for i in range(3)}
