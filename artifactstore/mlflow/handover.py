@@ -93,6 +93,9 @@ class CommitterLink:
             log.info("the committing process did not answer for %s (%s); committing it here", path, exc)
             writer.close()
             return Outcome.UNKNOWN
+        except asyncio.CancelledError:  # the client went away: its reply must not reach a later request
+            writer.close()
+            raise
         self._idle.append(connection)
         if "commit" not in reply:
             log.warning("the committing process could not commit %s (%s); committing it here", path, reply.get("error"))
