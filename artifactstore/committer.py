@@ -79,9 +79,7 @@ def supported() -> bool:
 
 def socket_name(parsed: StoreURI) -> str:
     """The abstract socket name of the committing process for the store ``parsed`` names."""
-    identity = json.dumps(
-        [os.getuid(), parsed.backend, parsed.location, parsed.branch, sorted((k, repr(v)) for k, v in parsed.options.items())]
-    )
+    identity = json.dumps([os.getuid(), *parsed.store_identity])
     return "\0artifactstore-committer-" + hashlib.sha256(identity.encode()).hexdigest()[:40]
 
 

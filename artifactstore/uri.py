@@ -61,6 +61,11 @@ class StoreURI:
     path: str = ""
     options: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def store_identity(self) -> tuple[str, str, str | None, tuple[tuple[str, str], ...]]:
+        """What names the store opened, without the path inside it: backend, location, branch and options."""
+        return self.backend, self.location, self.branch, tuple(sorted((k, repr(v)) for k, v in self.options.items()))
+
 
 def parse_uri(uri: str, *, create: bool = False) -> StoreURI:
     """Parse ``uri`` into a :class:`StoreURI`, asking the backend where its store ends.

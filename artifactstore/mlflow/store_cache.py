@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Any
 
 from ..store import ArtifactStore
 from ..uri import open_with_path, parse_uri
@@ -34,7 +33,7 @@ def open_cached(uri: str) -> tuple[ArtifactStore, str]:
     :func:`artifactstore.parse_uri` and the backend's ``from_location`` raise.
     """
     parsed = parse_uri(uri)
-    key: _Key = (parsed.backend, parsed.location, parsed.branch, _freeze(parsed.options))
+    key: _Key = parsed.store_identity
     store = _stores.get(key)
     if store is None:
         with _lock:
@@ -57,10 +56,6 @@ def clear_store_cache(*, close: bool = True) -> None:
                 store.close()
             except Exception:  # one failing close must not keep the others open
                 log.warning("closing %r failed", store, exc_info=True)
-
-
-def _freeze(options: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((k, repr(v)) for k, v in options.items()))
 
 
 def _forget_after_fork() -> None:
