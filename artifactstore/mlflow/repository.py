@@ -18,6 +18,7 @@ How it differs from MLflow's built-in repositories:
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import logging
 import os
@@ -78,8 +79,6 @@ class ArtifactStoreRepository(ArtifactRepository, StreamUploadMixin):  # type: i
             log.debug("ignoring unknown artifact repository options %s", sorted(kwargs))
         with translated():
             self._store, self._root = open_cached(artifact_uri)
-        self._link: CommitterLink | None = None
-        self._link_known = False
 
     @property
     def store(self) -> ArtifactStore:
@@ -169,11 +168,13 @@ class ArtifactStoreRepository(ArtifactRepository, StreamUploadMixin):  # type: i
 
     async def _hand_over(self, path: str, data: bytes) -> Outcome:
         """Offer an overlapping one-block upload to the store's committing process (see :mod:`.handover`)."""
-        if not self._link_known:
-            self._link, self._link_known = link_for(self._store, self.artifact_uri), True
         if self._link is None:
             return Outcome.NOT_SENT
         return await self._link.commit(path, data, commit_message("log", path))
+
+    @functools.cached_property
+    def _link(self) -> CommitterLink | None:
+        return link_for(self._store, self.artifact_uri)
 
     def _commit_on_loop(self, path: str, data: bytes) -> bool:
         """Commit ``data`` on this thread if the store can do it without a long wait; False if not done."""
