@@ -6,9 +6,9 @@ reads back the trees the others wrote. When a worker has several small uploads i
 therefore hands each one (path, message and bytes, over a Unix socket) to one process that
 holds the store and commits every request in a thread of its own, so that the engine's group
 commit (:mod:`artifactstore.engine.group`) batches the uploads of all workers. Measured through
-a real ``mlflow server`` with 16 clients (``benchmarks/committer_probe.py``): 1.08-1.15x the
-small-file rate of committing in the workers. A lone upload stays in its worker (the extra hop
-costs one client 15-35%).
+a real ``mlflow server`` with 16 clients (``benchmarks/mlflow_bench.py --without-committer``):
+1.04-1.09x the small-file rate of committing in the workers. A lone upload stays in its worker
+(the extra hop cost one client 15-35% in the prototype).
 
 How it stays safe:
 

@@ -131,8 +131,8 @@ class ArtifactStoreRepository(ArtifactRepository, StreamUploadMixin):  # type: i
         rate instead of 0.73-0.80x (git, three interleaved rounds). Concurrent uploads still go
         to threads, where one batch commits them together (:mod:`artifactstore.engine.group`),
         or, for git and xet, to the store's committing process, which batches the overlapping
-        uploads of all of the server's workers (:mod:`.handover`; 1.08-1.15x the 16-client
-        small-file rate in ``benchmarks/committer_probe.py``).
+        uploads of all of the server's workers (:mod:`.handover`; 1.04-1.09x the 16-client
+        small-file rate in ``benchmarks/mlflow_bench.py --without-committer``).
         On the loop a commit never waits for gc's deletes (it moves to a thread if gc is
         deleting), only for the branch's writer lock, held by other processes for their ref swaps.
         """
