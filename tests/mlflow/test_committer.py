@@ -71,10 +71,14 @@ def _alive(pid: int) -> bool:
     return "\nState:\tZ" not in state  # a zombie has exited
 
 
+def _command(uri: str, *options: str) -> list[str]:
+    """A committing process for ``uri`` started by this test process."""
+    return [sys.executable, "-m", "artifactstore.committer", "--parent", str(os.getpid()), *options, uri]
+
+
 @contextlib.contextmanager
 def running_committer(uri: str, *, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    command = [sys.executable, "-m", "artifactstore.committer", "--parent", str(os.getpid()), uri]
-    process = subprocess.Popen(command, env={**os.environ, **(env or {})})
+    process = subprocess.Popen(_command(uri), env={**os.environ, **(env or {})})
     try:
         _wait_for(lambda: _listening(_name(uri)) or process.poll() is not None, "the committing process to listen")
         yield process
@@ -138,8 +142,7 @@ def test_commits_of_concurrent_requests_land_with_their_bytes(store_uri: str) ->
 
 def test_a_second_committing_process_for_the_same_store_exits_at_once(store_uri: str) -> None:
     with running_committer(store_uri) as first:
-        command = [sys.executable, "-m", "artifactstore.committer", "--parent", str(os.getpid()), store_uri]
-        second = subprocess.run(command, timeout=WAIT, capture_output=True, text=True)
+        second = subprocess.run(_command(store_uri), timeout=WAIT, capture_output=True, text=True)
         assert second.returncode == 0
         assert first.poll() is None, "the first committing process must keep serving"
         assert _listening(_name(store_uri))
@@ -174,16 +177,14 @@ def test_it_exits_when_the_process_that_started_it_is_gone(store_uri: str) -> No
 
 
 def test_it_exits_after_its_idle_time(store_uri: str) -> None:
-    command = [sys.executable, "-m", "artifactstore.committer", "--parent", str(os.getpid()), "--idle-exit", "1", store_uri]
-    process = subprocess.run(command, timeout=WAIT, capture_output=True, text=True)
+    process = subprocess.run(_command(store_uri, "--idle-exit", "1"), timeout=WAIT, capture_output=True, text=True)
     assert process.returncode == 0
     assert "idle for 1 s" in process.stderr
 
 
 def test_a_store_that_cannot_be_opened_is_one_clear_error(tmp_path: Path) -> None:
     uri = f"artifactstore+git://{tmp_path / 'missing'}"
-    command = [sys.executable, "-m", "artifactstore.committer", "--parent", str(os.getpid()), uri]
-    process = subprocess.run(command, timeout=WAIT, capture_output=True, text=True)
+    process = subprocess.run(_command(uri), timeout=WAIT, capture_output=True, text=True)
     assert process.returncode == 2
     assert f"cannot commit for the writers of {uri}" in process.stderr
     assert "Traceback" not in process.stderr
