@@ -23,7 +23,6 @@ import logging
 import os
 import subprocess
 import sys
-import threading
 import time
 from typing import Any
 
@@ -160,7 +159,6 @@ async def _read_reply(reader: asyncio.StreamReader) -> dict[str, Any]:
 
 
 _links: dict[str, CommitterLink] = {}
-_lock = threading.Lock()
 
 
 def link_for(store: ArtifactStore, uri: str) -> CommitterLink | None:
@@ -168,21 +166,13 @@ def link_for(store: ArtifactStore, uri: str) -> CommitterLink | None:
     if not type(store).commits_locally or not enabled():
         return None
     name = committer.socket_name(parse_uri(uri))
-    link = _links.get(name)
-    if link is None:
-        with _lock:
-            link = _links.setdefault(name, CommitterLink(uri, name))
-    return link
-
-
-def _forget_after_fork() -> None:
-    global _lock
-    _lock = threading.Lock()
-    _links.clear()
+    # setdefault is atomic: threads that race here share the link that went in first.
+    return _links.get(name) or _links.setdefault(name, CommitterLink(uri, name))
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_after_fork)
+    # A forked child starts its own committing process and opens its own connections.
+    os.register_at_fork(after_in_child=_links.clear)
 
 
 __all__ = ["ENV", "CommitterLink", "Outcome", "enabled", "link_for"]
