@@ -16,6 +16,7 @@ any revision, and one interface runs on several backends (memory, git, s3, xet):
 from __future__ import annotations
 
 from . import errors
+from .conformance_target import ConformanceTarget
 from .errors import (
     AlreadyExists,
     ArtifactStoreError,
@@ -32,7 +33,7 @@ from .hookspecs import hookimpl
 from .registry import get_registry
 from .store import DEFAULT_BRANCH, ArtifactStore
 from .uri import open, open_with_path, parse_uri  # noqa: A004
-from .values import Change, Commit, Delete, Entry, FsckReport, GCReport, Put, StoreStats
+from .values import Change, Commit, Delete, Entry, FsckReport, GCReport, Operation, Put, StoreStats
 
 __version__ = "0.1.0"
 
@@ -57,6 +58,7 @@ __all__ = [
     "ArtifactStoreError",
     "Change",
     "Commit",
+    "ConformanceTarget",
     "Conflict",
     "Delete",
     "EngineStore",
@@ -71,6 +73,7 @@ __all__ = [
     "InvalidRevision",
     "MemoryStore",
     "NotFound",
+    "Operation",
     "Put",
     "StoreStats",
     "errors",

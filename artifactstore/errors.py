@@ -87,6 +87,11 @@ class LockTimeout(ArtifactStoreError, TimeoutError):
     """A cross-process lock could not be taken in time."""
 
 
+class WouldWait(ArtifactStoreError):
+    """A write asked not to wait (:meth:`~artifactstore.protocols.SupportsQuickCommits.commit_without_waiting`)
+    would have had to; nothing was written, and the same write may be made again where waiting is fine."""
+
+
 class UnknownBackend(ArtifactStoreError, ValueError):
     """A URI names a backend that is neither installed nor known."""
 
@@ -114,5 +119,6 @@ __all__ = [
     "NotFound",
     "RevisionNotFound",
     "UnknownBackend",
+    "WouldWait",
     "WriteRefused",
 ]

@@ -36,9 +36,7 @@ from typing import TYPE_CHECKING
 from dulwich.objects import Commit as GitCommit
 from dulwich.objects import ObjectID
 
-from .engine.objects import PendingObjects
-from .engine.pointer import parse_pointer
-from .engine.tree import TreeOps
+from .engine import TreeEditor, parse_pointer
 from .errors import Conflict, InvalidInput
 from .validation import validate_path
 
@@ -96,7 +94,7 @@ def parse_duration(text: str) -> timedelta:
 
 
 class _Rewriter:
-    """Maps old commit ids to rewritten ones, memoized, writing new objects to ``pending``."""
+    """Maps old commit ids to rewritten ones, memoized, writing new objects through a :class:`~artifactstore.engine.TreeEditor`."""
 
     def __init__(self, store: EngineStore, cutoff: int, path: str | None, note: str) -> None:
         self.store = store
@@ -104,8 +102,7 @@ class _Rewriter:
         self.cutoff = cutoff
         self.path = path
         self.note = note
-        self.pending = PendingObjects(store.reader)
-        self.ops = TreeOps(self.pending)
+        self.editor = TreeEditor(store.reader)
         self.memo: dict[bytes, bytes] = {}
         self.trees: dict[bytes, bytes] = {}
 
@@ -146,10 +143,10 @@ class _Rewriter:
     def _without_path(self, tree: bytes) -> bytes:
         assert self.path is not None
         if tree not in self.trees:
-            if self.ops.lookup_path(tree, self.path) is None:
+            if self.editor.lookup_path(tree, self.path) is None:
                 self.trees[tree] = tree
             else:
-                self.trees[tree] = self.store._apply({self.path: None}, tree, self.ops)
+                self.trees[tree] = self.editor.apply(tree, {self.path: None})
         return self.trees[tree]
 
     def _copy(self, commit: GitCommit, tree: bytes, parents: list[bytes], message: bytes) -> bytes:
@@ -165,11 +162,10 @@ class _Rewriter:
         if commit.encoding:
             new.encoding = commit.encoding
         new.message = message
-        return self.pending.add(new)
+        return self.editor.add(new)
 
     def commit(self, oid: bytes) -> GitCommit:
-        obj = self.pending.new.get(oid)
-        return obj if isinstance(obj, GitCommit) else self.reader.commit(oid)
+        return self.editor.commit(oid)
 
 
 def _with_note(message: bytes, note: str) -> bytes:
@@ -207,7 +203,7 @@ def _reach(rw: _Rewriter, heads: Iterable[bytes]) -> _Reach:
         if tid in trees:
             continue
         trees.add(tid)
-        for entry in rw.pending.tree(tid).iteritems():
+        for entry in rw.editor.tree(tid).iteritems():
             if entry.mode & _DIR_MODE_MASK == _DIR_MODE:
                 tree_stack.append(entry.sha)
             else:
@@ -254,7 +250,7 @@ def expire(
         new_reach = _reach(rw, new_refs.values())
         moved: dict[str, tuple[str, str]] = {}
         if not dry_run:
-            rw.pending.flush()  # objects are durable before any ref points at them
+            rw.editor.flush()  # objects are durable before any ref points at them
             for name, old in old_refs.items():
                 final = _move_ref(store, rw, name, old, new_refs[name])
                 if final is not None:
@@ -304,7 +300,7 @@ def _move_ref(store: EngineStore, rw: _Rewriter, name: str, old: bytes, new: byt
             return None
         old = current
         new = rw.rewrite(current)
-        rw.pending.flush()
+        rw.editor.flush()
     raise Conflict(f"gave up expiring {name}: other writers keep moving it; run expire again")
 
 

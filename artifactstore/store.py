@@ -20,21 +20,21 @@ suite reads to skip what a backend does not claim:
 ``bounded_memory``
     Large files stream through a fixed-size buffer; a 256 MiB file never sits in memory
     (false for the memory backend, which keeps content in memory by design).
-``local_files``
-    Each file above the inline threshold is one ordinary local file that
-    :meth:`ArtifactStore.local_path` names, so a server can send it as it is (git's LFS
-    objects). Stores without it answer ``None`` there, so the MLflow adapter does not ask them.
+
+What only a server needs (sending a file straight from disk, committing on an event
+loop's thread) is not part of this contract: see :mod:`artifactstore.protocols`.
 """
 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import io
 import os
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 
 DEFAULT_BRANCH = "main"
 #: The capability class attributes, as the conformance suite and ``artifactstore backends`` name them.
-CAPABILITIES = ("persistent", "cross_process", "chunk_dedup", "bounded_memory", "local_files")
+CAPABILITIES = ("persistent", "cross_process", "chunk_dedup", "bounded_memory")
 COPY_CHUNK = 1024 * 1024
 
 
@@ -76,12 +76,6 @@ class ArtifactStore(ABC):
     cross_process: ClassVar[bool] = False
     chunk_dedup: ClassVar[bool] = False
     bounded_memory: ClassVar[bool] = True
-    local_files: ClassVar[bool] = False
-    #: Commits are local work under a lock file in the store's directory (git, xet), so one
-    #: process on this machine can commit for several: the MLflow server's workers hand their
-    #: overlapping small uploads to one (:mod:`artifactstore.committer`). Not a capability
-    #: the conformance suite checks; s3's and memory's commits are not local in this sense.
-    commits_locally: ClassVar[bool] = False
 
     default_branch: str = DEFAULT_BRANCH
 
@@ -124,38 +118,6 @@ class ArtifactStore(ABC):
         :class:`~artifactstore.errors.IntegrityError` on a mismatch. Backends with a
         remote content store (s3, xet) fetch only the ranges read after a ``seek()``.
         """
-
-    def local_path(self, path: str, *, rev: str | None = None) -> Path | None:
-        """A file on this machine holding exactly the bytes of the file at ``path``, or ``None``.
-
-        For servers that can send a file straight from disk (MLflow's proxy does). Only git
-        has such files: a file above the inline threshold is its own Git LFS object, whose
-        name is the SHA-256 computed when it was written. Its size is checked here; its hash
-        is not recomputed (that is :meth:`open`'s and :meth:`fsck`'s job), so a caller that
-        must verify every read uses :meth:`open`. Small git files (packed into git objects)
-        and every file of the xet, s3 and memory backends give ``None``. The file is shared
-        and read-only; it can vanish only when :meth:`gc` reclaims content that no commit
-        references. Raises :class:`~artifactstore.errors.IsADirectory` for a directory and
-        :class:`~artifactstore.errors.NotFound` for a missing path.
-        """
-        if self.stat(path, rev=rev).kind == "dir":
-            raise IsADirectory(f"{path!r} is a directory, not a file")
-        return None  # no backend without local_files keeps a file per content
-
-    def commits_quickly(self, data: bytes) -> bool:
-        """Whether a commit of one file holding ``data`` is local work that waits on no one for long.
-
-        True when it needs no network and no turn behind another process's transfer: the
-        branch's writer lock (held by other artifactstore processes for their ref swaps) and
-        gc's deletes (see :func:`artifactstore.engine.gcguard.without_waiting`) are the only
-        waits. The MLflow server commits such an upload on its event loop's thread when it has
-        no other upload in flight, which saves the hand-over to a worker thread and back.
-        memory: always; git: unless the branch's ``.lock`` file is there (git holds the branch,
-        or died holding it); xet: the same, and only for files kept as git blobs (up to
-        ``inline_threshold``), not those that queue for the local CAS; s3: never (every write
-        is a request).
-        """
-        return False
 
     @abstractmethod
     def stat(self, path: str, *, rev: str | None = None) -> Entry:
@@ -306,7 +268,7 @@ class ArtifactStore(ABC):
                 shutil.copyfileobj(src, out, COPY_CHUNK)
             os.replace(tmp, dest)
         except BaseException:
-            with _suppress_os_error():
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
 
@@ -383,14 +345,6 @@ def _walk_files(root: Path) -> Iterator[tuple[str, Path]]:
             yield rel, base / filename
 
 
-class _suppress_os_error:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> bool:
-        return isinstance(exc, OSError)
-
-
 def as_stream(source: Source) -> tuple[BinaryIO, bool]:
     """Open a :data:`Source` as a binary stream; the flag says whether the caller must close it."""
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -400,10 +354,6 @@ def as_stream(source: Source) -> tuple[BinaryIO, bool]:
     if hasattr(source, "read"):
         return source, False
     raise TypeError(f"cannot read artifact content from {type(source).__name__}; pass bytes, a path or a binary stream")
-
-
-def sequence_of_changes(changes: Iterable[Operation]) -> Sequence[Operation]:
-    return changes if isinstance(changes, Sequence) else list(changes)
 
 
 __all__ = ["DEFAULT_BRANCH", "ArtifactStore", "as_stream"]

@@ -120,11 +120,13 @@ def _tree_cpu(pgid: int) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class ServerArgs:
-    """Where a target's server keeps artifacts, its other ``mlflow server`` arguments, and variables added to its environment."""
+    """Where a target's server keeps artifacts, its other ``mlflow server`` arguments, variables added to
+    its environment, and the Python that runs it (another installation's, to compare two versions)."""
 
     destination: str
     extra: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
+    python: str = sys.executable
 
 
 class Server:
@@ -135,6 +137,7 @@ class Server:
         workers: int = 4,
         extra: Sequence[str] = (),
         env_extra: Sequence[tuple[str, str]] = (),
+        python: str = sys.executable,
     ) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -142,7 +145,7 @@ class Server:
         env.update(env_extra)
         self._log = open(workdir / "server.log", "wb")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
+            [python, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
              "--backend-store-uri", f"sqlite:///{workdir}/mlflow.db", "--artifacts-destination", destination,
              "--workers", str(workers), *extra],
             cwd=workdir, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -318,7 +321,7 @@ class Target:
         from mlflow import MlflowClient
 
         self.name, self.workdir = name, workdir
-        self.server = Server(server.destination, workdir, args.workers, server.extra, server.env)
+        self.server = Server(server.destination, workdir, args.workers, server.extra, server.env, server.python)
         self.figures = Figures(idle=self.server.idle_rss())
         self.client = MlflowClient(self.server.url)
         self.experiment = self.client.create_experiment(f"bench-{name}")
@@ -521,9 +524,9 @@ def main() -> None:
         help="also measure a git store with fsync=false (a named store), to show what durability costs",
     )
     parser.add_argument(
-        "--without-committer", action="store_true",
-        help="also measure each git or xet store with its committing process off (ARTIFACTSTORE_MLFLOW_COMMITTER=0): "
-        "every upload committed by the worker that received it, as before the committing process",
+        "--baseline-python", metavar="PYTHON",
+        help="also serve each backend's store with this Python (a virtual environment with another version of "
+        "artifactstore installed, e.g. an earlier commit's), as the target 'artifactstore <backend>, baseline'",
     )
     parser.add_argument(
         "--xet-spool", action="store_true",
@@ -553,11 +556,11 @@ def main() -> None:
                 plain = f"{root / (backend + '-plain-store')}"
                 artifactstore.open(f"artifactstore+{backend}://{plain}", create=True).close()
                 targets[f"artifactstore {backend}, plain app"] = ServerArgs(f"artifactstore+{backend}://{plain}")
-            if args.without_committer and backend in ("git", "xet"):
-                alone = f"artifactstore+{backend}://{root / (backend + '-alone-store')}"
-                artifactstore.open(alone, create=True).close()
-                targets[f"artifactstore {backend}, no committing process"] = ServerArgs(
-                    alone, ("--app-name", STREAMING_APP), (("ARTIFACTSTORE_MLFLOW_COMMITTER", "0"),)
+            if args.baseline_python:
+                other = f"artifactstore+{backend}://{root / (backend + '-baseline-store')}"
+                artifactstore.open(other, create=True).close()
+                targets[f"artifactstore {backend}, baseline"] = ServerArgs(
+                    other, ("--app-name", STREAMING_APP), python=args.baseline_python
                 )
         named: dict[str, tuple[str, str, str]] = {}  # store name -> (backend, options, label)
         if args.git_nofsync:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..conformance_target import ConformanceTarget
-from ..engine import ContentInfo, ContentPort, EngineStore, ObjectPort, RefPort, StoredObject
+from ..engine import ContentInfo, ContentPort, EngineStore, ObjectPort, QuickCommits, RefPort, StoredObject
 from ..engine.streams import CHUNK
 from ..errors import NotFound
 from ..hookspecs import hookimpl
@@ -125,7 +125,7 @@ _spaces: dict[str, _Space] = {}
 _spaces_lock = threading.Lock()
 
 
-class MemoryStore(EngineStore):
+class MemoryStore(QuickCommits, EngineStore):
     """Process-local store; ``artifactstore+memory://<name>``.
 
     Differs from persistent backends: data lives only as long as the process, content is
@@ -147,9 +147,6 @@ class MemoryStore(EngineStore):
             objects=space.objects, refs=space.refs, content=space.content, default_branch=branch, **kwargs
         )
         self.store_name = store_name
-
-    def commits_quickly(self, data: bytes) -> bool:
-        return True
 
     @classmethod
     def split_root(cls, netloc: str, path: str) -> tuple[str, str]:

@@ -10,7 +10,7 @@ writer that comes while gc deletes waits, then stores anew what it finds gone.
 There is no preference for gc: writers are never held up by a gc that waits for them, only by
 one that deletes. A caller that must not block for that long (the MLflow server committing on
 its event loop's thread) writes inside :func:`without_waiting`: a write that would wait for gc
-raises :class:`WouldWait` instead, before it has stored anything, and can be made again where
+raises :class:`~artifactstore.errors.WouldWait` instead, before it has stored anything, and can be made again where
 waiting is fine.
 """
 
@@ -21,11 +21,9 @@ import threading
 from collections.abc import Iterator
 from contextvars import ContextVar
 
+from ..errors import WouldWait
+
 _may_wait: ContextVar[bool] = ContextVar("artifactstore_may_wait_for_gc", default=True)
-
-
-class WouldWait(Exception):
-    """A write inside :func:`without_waiting` found gc deleting; nothing was written."""
 
 
 @contextlib.contextmanager
@@ -79,4 +77,4 @@ class SharedExclusiveLock:
                 self._cond.notify_all()
 
 
-__all__ = ["SharedExclusiveLock", "WouldWait", "may_wait", "without_waiting"]
+__all__ = ["SharedExclusiveLock", "may_wait", "without_waiting"]

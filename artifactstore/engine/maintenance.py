@@ -119,13 +119,9 @@ def _visit_tree(
         found.versions[(path, entry.sha)] = size
 
 
-def _ref_heads(store: EngineStore) -> list[bytes]:
-    return [*store.refs.list("refs/heads/").values(), *store.refs.list("refs/tags/").values()]
-
-
 def gc(store: EngineStore, *, dry_run: bool, grace_seconds: float) -> GCReport:
     """Delete what no ref reaches and is older than the grace period; see :mod:`.gcguard` for writers."""
-    live = reachable(store, _ref_heads(store))
+    live = reachable(store, store.ref_heads())
     cutoff = time.time() - grace_seconds
     dead_objects = {oid for oid, mtime in store.objects.iter_ids() if oid not in live.objects and mtime <= cutoff}
     dead_content = {
@@ -140,7 +136,7 @@ def gc(store: EngineStore, *, dry_run: bool, grace_seconds: float) -> GCReport:
         with store.refs.gc_guard(exclusive=True):
             if dead_objects or dead_content:
                 # Commits that landed since the walk may reuse what it found dead: walk what is new, spare it.
-                reachable(store, _ref_heads(store), found=live)
+                reachable(store, store.ref_heads(), found=live)
                 dead_objects -= live.objects
                 dead_content = {sha: size for sha, size in dead_content.items() if sha not in live.content}
                 store.objects.delete(sorted(dead_objects))
@@ -208,7 +204,7 @@ def _check_content(store: EngineStore, info: ContentInfo) -> str | None:
 
 
 def stats(store: EngineStore, rev: str | None) -> StoreStats:
-    heads = [store._resolve(rev)] if rev is not None else _ref_heads(store)
+    heads = [store.resolve_id(rev)] if rev is not None else store.ref_heads()
     live = reachable(store, heads)
     logical = sum(live.versions.values())
     stored = store.content.stored_bytes() + sum(live.inline_bytes.values())

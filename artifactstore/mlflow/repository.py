@@ -18,7 +18,6 @@ How it differs from MLflow's built-in repositories:
 from __future__ import annotations
 
 import asyncio
-import functools
 import io
 import logging
 import os
@@ -35,12 +34,10 @@ from mlflow.store.artifact.artifact_repo import ArtifactRepository, StreamUpload
 from mlflow.utils.file_utils import create_tmp_dir
 
 from .. import errors
-from ..committer import commit_unless_present
-from ..engine.gcguard import WouldWait, without_waiting
+from ..protocols import SupportsLocalFiles, SupportsQuickCommits
 from ..store import ArtifactStore
-from ..values import Commit, Entry
+from ..values import Commit, Entry, Put
 from .errors import translated
-from .handover import CommitterLink, Outcome, link_for
 from .paths import commit_message, directory_arg, store_path
 from .serving import served_name, verify_every_download
 from .store_cache import open_cached
@@ -125,16 +122,11 @@ class ArtifactStoreRepository(ArtifactRepository, StreamUploadMixin):  # type: i
 
         An upload that fits in one block, while no other upload of this process is in flight,
         is committed on the loop's thread instead when the store can do it quickly
-        (:meth:`~artifactstore.ArtifactStore.commits_quickly`: git, xet's small files, memory).
-        The hand-over to a worker thread and back wakes two sleeping threads: without it, one
-        client's 10 KiB uploads through a 4-worker server ran at 0.64-0.69x MLflow's built-in
-        rate instead of 0.73-0.80x (git, three interleaved rounds). Concurrent uploads still go
-        to threads, where one batch commits them together (:mod:`artifactstore.engine.group`),
-        or, for git and xet, to the store's committing process, which batches the overlapping
-        uploads of all of the server's workers (:mod:`.handover`; 1.04-1.09x the 16-client
-        small-file rate in ``benchmarks/mlflow_bench.py --without-committer``).
-        On the loop a commit never waits for gc's deletes (it moves to a thread if gc is
-        deleting), only for the branch's writer lock, held by other processes for their ref swaps.
+        (:class:`~artifactstore.protocols.SupportsQuickCommits`: git, xet's small files,
+        memory), which saves waking a worker thread and the loop again. Concurrent uploads go
+        to threads, where one batch commits them together (group commit). On the loop a commit
+        never waits for gc's deletes (it moves to a thread if gc is deleting), only for the
+        branch's writer lock, which other processes hold for their ref swaps.
         """
         with translated():
             path = self._stream_destination(artifact_file_name, artifact_path)
@@ -149,13 +141,8 @@ class ArtifactStoreRepository(ArtifactRepository, StreamUploadMixin):  # type: i
                 # The whole upload fit in one block (most MLflow artifacts): no pump needed.
                 if uploads.uploads == 1 and self._commit_on_loop(path, head):
                     return
-                outcome = await self._hand_over(path, head) if uploads.uploads > 1 else Outcome.NOT_SENT
                 with translated():
-                    if outcome is Outcome.NOT_SENT:
-                        await asyncio.to_thread(self._commit_file, path, io.BytesIO(head))
-                    elif outcome is Outcome.UNKNOWN:
-                        message = commit_message("log", path)
-                        await asyncio.to_thread(commit_unless_present, self._store, path, head, message)
+                    await asyncio.to_thread(self._commit_file, path, io.BytesIO(head))
                 return
             reader = AsyncChunkReader(iterator, loop, head=head)
             try:
@@ -166,26 +153,19 @@ class ArtifactStoreRepository(ArtifactRepository, StreamUploadMixin):  # type: i
         finally:
             uploads.uploads -= 1
 
-    async def _hand_over(self, path: str, data: bytes) -> Outcome:
-        """Offer an overlapping one-block upload to the store's committing process (see :mod:`.handover`)."""
-        if self._link is None:
-            return Outcome.NOT_SENT
-        return await self._link.commit(path, data, commit_message("log", path))
-
-    @functools.cached_property
-    def _link(self) -> CommitterLink | None:
-        return link_for(self._store, self.artifact_uri)
-
     def _commit_on_loop(self, path: str, data: bytes) -> bool:
         """Commit ``data`` on this thread if the store can do it without a long wait; False if not done."""
-        if not self._store.commits_quickly(data):
+        store = self._store
+        if not isinstance(store, SupportsQuickCommits) or not store.commits_quickly(data):
             return False
-        try:
-            with translated(), without_waiting():
-                self._commit_file(path, io.BytesIO(data))
-        except WouldWait:
-            log.debug("gc is deleting from the store; the upload of %s waits in a worker thread", path)
-            return False
+        message = commit_message("log", path)
+        with translated():
+            try:
+                commit = store.commit_without_waiting([Put(path, data)], message=message)
+            except errors.WouldWait:
+                log.debug("gc is deleting from the store; the upload of %s waits in a worker thread", path)
+                return False
+        log.debug("%s -> %s", message, commit.id)
         return True
 
     def delete_artifacts(self, artifact_path: str | None = None) -> None:
@@ -234,11 +214,12 @@ class ArtifactStoreRepository(ArtifactRepository, StreamUploadMixin):  # type: i
         other backends, and for all files when ``ARTIFACTSTORE_MLFLOW_VERIFY_DOWNLOADS=1``.
         A directory is refused (HTTP 400), a missing path is HTTP 404.
         """
-        if verify_every_download() or not type(self._store).local_files:
+        store = self._store
+        if verify_every_download() or not isinstance(store, SupportsLocalFiles):
             return None  # (before any lookup: this runs on the server's event loop)
         with translated():
             path = store_path(self._root, artifact_path)
-            local = self._store.local_path(path)
+            local = store.local_path(path)
         if local is None:
             return None
         try:

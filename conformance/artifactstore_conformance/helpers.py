@@ -62,6 +62,15 @@ def require(store: ArtifactStore, capability: str) -> None:
         )
 
 
+def require_protocol(store: ArtifactStore, protocol: type) -> None:
+    """Skip the calling test unless the store offers ``protocol`` (one of :mod:`artifactstore.protocols`)."""
+    if not isinstance(store, protocol):
+        pytest.skip(
+            f"backend {getattr(type(store), 'name', type(store).__name__)!r} does not offer the optional "
+            f"protocol {protocol.__name__} ({type(store).__name__} lacks its methods)"
+        )
+
+
 class ChunkStream(io.RawIOBase):
     """A non-seekable stream of ``size`` seeded bytes, produced chunk by chunk (never held whole)."""
 
@@ -185,6 +194,7 @@ __all__ = [
     "iter_seeded_chunks",
     "put_sample",
     "require",
+    "require_protocol",
     "seeded_bytes",
     "sha256_hex",
     "tree_of",

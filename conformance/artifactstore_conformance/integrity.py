@@ -8,12 +8,12 @@ from collections.abc import Callable, Iterable, Iterator
 import pytest
 
 from artifactstore import ArtifactStore, IntegrityError, Put
-from artifactstore.engine import EngineStore
-from artifactstore.engine.gcguard import WouldWait, without_waiting
-from artifactstore.engine.ports import ObjectPort
+from artifactstore.engine import EngineStore, ObjectPort
+from artifactstore.errors import WouldWait
+from artifactstore.protocols import SupportsQuickCommits
 
 from .fixtures import StoreFixtures
-from .helpers import Corrupter, big_size, git_blob_id, hash_stream, seeded_bytes, sha256_hex, tree_of
+from .helpers import Corrupter, big_size, git_blob_id, hash_stream, require_protocol, seeded_bytes, sha256_hex, tree_of
 
 
 class IntegrityTests(StoreFixtures):
@@ -126,6 +126,8 @@ class MaintenanceTests(StoreFixtures):
         assert store.fsck().ok, store.fsck().problems
 
     def test_a_commit_that_must_not_wait_for_gc_says_so_at_once_and_writes_nothing(self, store: ArtifactStore) -> None:
+        require_protocol(store, SupportsQuickCommits)
+        assert isinstance(store, SupportsQuickCommits)
         small, big = b"an old MLmodel", seeded_bytes(big_size(store), seed=37)
         self._dead(store, small, big)
         before = [c.id for c in store.log()]
@@ -133,8 +135,7 @@ class MaintenanceTests(StoreFixtures):
 
         def try_to_commit() -> None:
             try:
-                with without_waiting():
-                    store.put_bytes("new/MLmodel", small)
+                store.commit_without_waiting([Put("new/MLmodel", small)])
                 outcome.append("committed")
             except WouldWait:
                 outcome.append("would wait")

@@ -12,9 +12,10 @@ import pytest
 import artifactstore
 from artifactstore import ArtifactStore, NotFound, Put
 from artifactstore.errors import IsADirectory, NotADirectory
+from artifactstore.protocols import SupportsLocalFiles
 
 from .fixtures import StoreFixtures
-from .helpers import SAMPLE_TREE, big_size, put_sample, require, seeded_bytes, sha256_hex
+from .helpers import SAMPLE_TREE, big_size, put_sample, require, require_protocol, seeded_bytes, sha256_hex
 
 NON_ASCII = "mod\u00e8les/\u6a21\u578b-\U0001f600.bin"
 
@@ -172,18 +173,17 @@ class ReadTests(StoreFixtures):
             store.download("missing", tmp_path / "x")
         assert not (tmp_path / "x").exists()
 
-    def test_local_path_is_none_or_a_file_with_exactly_the_bytes(self, store: ArtifactStore) -> None:
+    def test_local_path_names_a_file_with_exactly_the_bytes(self, store: ArtifactStore) -> None:
+        require_protocol(store, SupportsLocalFiles)
+        assert isinstance(store, SupportsLocalFiles)
         put_sample(store)
         big = seeded_bytes(big_size(store), seed=7)
         store.put_bytes("model/weights.bin", big)
         old = store.resolve()
         store.put_bytes("model/weights.bin", b"replaced")
         local = store.local_path("model/weights.bin", rev=old)
-        if type(store).local_files:
-            assert local is not None
-            assert local.read_bytes() == big
-        else:
-            assert local is None
+        assert local is not None, "a store offering local files has one for a file above its inline threshold"
+        assert local.read_bytes() == big
         small = store.local_path("data/train.csv")  # an inline file may or may not have one
         assert small is None or small.read_bytes() == SAMPLE_TREE["data/train.csv"]
         with pytest.raises(IsADirectory):

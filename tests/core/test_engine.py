@@ -20,7 +20,7 @@ def store(request: pytest.FixtureRequest) -> MemoryStore:
 
 def test_large_files_become_lfs_pointers_and_small_ones_inline(store: MemoryStore) -> None:
     store.commit([Put("small", b"s" * 64), Put("large", b"L" * 65)])
-    tree = store.reader.tree(bytes(store.reader.commit(store._resolve(None)).tree))
+    tree = store.reader.tree(bytes(store.reader.commit(store.resolve_id(None)).tree))
     small = store.reader.blob(tree[b"small"][1]).as_raw_string()
     large = store.reader.blob(tree[b"large"][1]).as_raw_string()
     assert small == b"s" * 64

@@ -22,7 +22,7 @@ def store(request: pytest.FixtureRequest) -> EngineStore:
 
 def _dir_tree(store: EngineStore, path: str) -> bytes:
     ops = TreeOps(PendingObjects(store.reader))
-    item = ops.lookup_path(bytes(store.reader.commit(store._resolve(None)).tree), path)
+    item = ops.lookup_path(bytes(store.reader.commit(store.resolve_id(None)).tree), path)
     assert item is not None
     return item.sha
 

@@ -52,7 +52,7 @@ def test_one_filesystem_barrier_per_commit_after_the_objects_and_before_the_ref_
     assert len(seen) == 1  # one syncfs for the whole commit
     ref_at_sync, objects_at_sync = seen[0]
     assert ref_at_sync == first.id  # taken before the ref moved
-    dir_tree = store._ops().lookup_path(second.tree.encode(), "dir")
+    dir_tree = store.tree_ops().lookup_path(second.tree.encode(), "dir")
     assert dir_tree is not None
     # ... and after every object of the new commit was in place under its name.
     assert {second.id, second.tree, dir_tree.sha.decode()} <= objects_at_sync

@@ -16,7 +16,7 @@ import fsspec
 import pytest
 
 import artifactstore
-import artifactstore.engine.store as engine_store
+import artifactstore.engine.commits as engine_commits
 from artifactstore.conformance_target import ConformanceTarget
 from artifactstore.fs import register_all
 from artifactstore.registry import get_registry, reset_registry
@@ -64,11 +64,11 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[float | None], None]:
 
     def set_time(when: float | None) -> None:
         if when is None:
-            monkeypatch.setattr(engine_store, "time", time)
+            monkeypatch.setattr(engine_commits, "time", time)
             return
         fake = types.ModuleType("time")
         fake.__dict__.update(time.__dict__)
         fake.time = lambda: when  # type: ignore[attr-defined]
-        monkeypatch.setattr(engine_store, "time", fake)
+        monkeypatch.setattr(engine_commits, "time", fake)
 
     return set_time

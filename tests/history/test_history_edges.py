@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 import artifactstore
-import artifactstore.engine.store as engine_store
+import artifactstore.engine.commits as engine_commits
 from artifactstore import Put
 from artifactstore.backends.memory import forget
 from artifactstore.cli import main
@@ -90,10 +90,10 @@ def test_expire_path_removes_it_only_from_expired_commits(
     fake = types.ModuleType("time")
     fake.__dict__.update(time.__dict__)
     fake.time = lambda: old  # type: ignore[attr-defined]
-    monkeypatch.setattr(engine_store, "time", fake)
+    monkeypatch.setattr(engine_commits, "time", fake)
     mem.commit([Put("runs/a/log.txt", b"a-log"), Put("keep.txt", b"k")])
     mem.put_bytes("runs/b/log.txt", b"b-log")
-    monkeypatch.setattr(engine_store, "time", time)
+    monkeypatch.setattr(engine_commits, "time", time)
     mem.put_bytes("new.txt", b"n")
     head_files = {e.path for e in mem.list("", recursive=True)}
 

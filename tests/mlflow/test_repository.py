@@ -242,16 +242,16 @@ def test_async_stream_with_a_bad_name_fails_before_reading(repo: ArtifactStoreRe
 
 
 def _committing_threads(repo: ArtifactStoreRepository, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The thread of every commit the repository makes from now on, in order."""
+    """The thread of every commit the repository's store makes from now on, in order."""
     threads: list[int] = []
-    commit = repo._commit_file
+    commit = repo.store.commit
 
-    def recorded(path: str, source: object) -> object:
-        made = commit(path, source)  # type: ignore[arg-type]
+    def recorded(*args: object, **kwargs: object) -> object:
+        made = commit(*args, **kwargs)  # type: ignore[arg-type]
         threads.append(threading.get_ident())
         return made
 
-    monkeypatch.setattr(repo, "_commit_file", recorded)
+    monkeypatch.setattr(repo.store, "commit", recorded)
     return threads
 
 

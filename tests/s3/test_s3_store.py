@@ -14,6 +14,7 @@ from artifactstore_s3.refs import S3RefPort
 
 import artifactstore
 from artifactstore.errors import InvalidInput, InvalidURI, NotFound, WriteRefused
+from artifactstore.protocols import SupportsLocalFiles, SupportsQuickCommits
 
 from .conftest import BUCKET, FaultProxy, make_file
 
@@ -284,4 +285,5 @@ def test_gc_cleans_up_after_interrupted_uploads(s3_store: S3Store) -> None:
 
 
 def test_no_commit_is_quick_when_every_write_is_a_request(s3_store: S3Store) -> None:
-    assert not s3_store.commits_quickly(b"x")
+    assert not isinstance(s3_store, SupportsQuickCommits)
+    assert not isinstance(s3_store, SupportsLocalFiles)

@@ -8,9 +8,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from artifactstore.conformance_target import ConformanceTarget
+from artifactstore import ArtifactStore, ConformanceTarget
 from artifactstore.errors import InvalidURI
-from artifactstore.store import ArtifactStore
 
 from .store import GitStore
 

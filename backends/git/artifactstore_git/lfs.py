@@ -19,8 +19,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from artifactstore.engine.maintenance import remove_files_older_than
-from artifactstore.engine.ports import ContentInfo, ContentPort
+from artifactstore.engine import ContentInfo, ContentPort, remove_files_older_than
 from artifactstore.errors import NotFound
 
 from ._io import write_all

@@ -42,8 +42,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from artifactstore.engine.gcguard import WouldWait, may_wait
-from artifactstore.errors import LockTimeout
+from artifactstore.engine import may_wait
+from artifactstore.errors import LockTimeout, WouldWait
 
 try:
     import fcntl

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from artifactstore.engine.ports import ObjectPort, StoredObject
+from artifactstore.engine import ObjectPort, StoredObject
 from artifactstore.errors import IntegrityError
 
 from ._io import read_all, write_all

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from artifactstore.engine.ports import RefPort
+from artifactstore.engine import RefPort
 from artifactstore.errors import AlreadyExists, IntegrityError
 
 from ._io import read_all

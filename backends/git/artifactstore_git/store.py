@@ -6,12 +6,10 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from artifactstore.engine import ContentPort, EngineStore
+from artifactstore.engine import ContentPort, EngineStore, LocalFiles, QuickCommits, as_bool, as_int, validate_ref_name
 from artifactstore.errors import InvalidInput, InvalidURI, NotFound
-from artifactstore.options import as_bool, as_int
-from artifactstore.validation import validate_ref_name
 
 from .lfs import LfsContentPort
 from .locks import SYNCFS_AVAILABLE
@@ -26,13 +24,14 @@ from .repo import (
     split_repository_path,
 )
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
 log = logging.getLogger(__name__)
 
 HEADS = "refs/heads/"
-#: Files larger than this go to the LFS directory. Measured (benchmarks/git_bench.py, section
-#: "inline blob vs LFS", two runs of 9 commits per size): an inline blob commits faster up to
-#: 512 KiB (0.55-0.96x the LFS time), as fast at 1 MiB and slower above (1.15-1.51x at 4 MiB).
-#: It was 128 KiB while loose objects were zlib-compressed (1.46x at 256 KiB then).
+#: Files larger than this go to the LFS directory; below it an inline blob commits faster
+#: (``benchmarks/git_bench.py``, section "inline blob vs LFS").
 DEFAULT_INLINE_THRESHOLD = 512 * 1024
 OPTIONS = {
     "inline_threshold": "files larger than this many bytes are stored in lfs/objects (default 524288)",
@@ -43,33 +42,18 @@ OPTIONS = {
 }
 
 
-class GitStore(EngineStore):
-    """A store in a local git repository, inspectable with ``git log`` / ``git show``.
+class RepositoryStore(QuickCommits, EngineStore):
+    """An engine store whose history is a local git repository: the base of git's and xet's stores.
 
-    How it differs from other backends:
-
-    * Small files are ordinary blobs; files above ``inline_threshold`` live in the Git LFS
-      object directory (``<gitdir>/lfs/objects/aa/bb/<sha256>``) with LFS pointer blobs in
-      the tree, so ``git show main:<path>`` prints small files and a pointer for large ones.
-    * Refs are updated under git's lock-file protocol, so artifactstore processes and git
-      itself exclude each other; a lock left by a killed process is detected and removed
-      with a warning naming its owner pid (``cross_process``).
-    * In a non-bare repository, writing to a branch checked out in a working tree raises
-      :class:`~artifactstore.errors.WriteRefused`: the tree's files and index would go stale.
-    * ``gc`` removes loose objects and LFS files; unreachable objects inside pack files
-      (made by ``git gc``) are left for ``git gc --prune=now``.
-    * New loose objects are stored uncompressed (``loose_compression=0``; git's default is
-      1): zlib's setup cost per object was a quarter of a small commit's CPU time. ``git gc``
-      packs them compressed and delta-encoded.
+    Objects are loose git objects, refs are git's lock-file refs (``cross_process``), and
+    file content goes to the content port that ``content`` builds from the repository
+    layout (default: the Git LFS layout). Subclasses set ``name``.
     """
 
-    name = "git"
     persistent = True
     cross_process = True
     chunk_dedup = False
     bounded_memory = True
-    local_files = True
-    commits_locally = True
 
     def __init__(
         self,
@@ -124,13 +108,13 @@ class GitStore(EngineStore):
         )
 
     def commits_quickly(self, data: bytes) -> bool:
-        # Blobs, refs and Git LFS files are written here; another content port (xet's local
-        # CAS) may make a large file wait for another process's turn. A ref lock file that is
-        # there already may be git's, held for longer than our ref swaps, or left by a git
-        # that died: waiting for it (up to lock_timeout) must not stop an event loop.
+        # Blobs and refs are written here; a content port may make a large file wait for
+        # another process's turn (xet's local CAS). A ref lock file that is there already may
+        # be git's, held for longer than our ref swaps, or left by a git that died: waiting
+        # for it (up to lock_timeout) must not stop an event loop.
         if self.ref_port.lock_file_present(HEADS + self.default_branch):
             return False
-        return self._kept_inline(data) or isinstance(self.content, LfsContentPort)
+        return self.kept_inline(data)
 
     # ------------------------------------------------------------------ plugin side
     @classmethod
@@ -153,7 +137,7 @@ class GitStore(EngineStore):
     @classmethod
     def from_location(
         cls, location: str, *, branch: str | None = None, create: bool = False, options: Mapping[str, Any] | None = None
-    ) -> GitStore:
+    ) -> Self:
         """Open the repository at ``location`` (with ``create``, make a bare one if missing).
 
         Options: ``inline_threshold``, ``fsync``, ``lock_timeout``, ``stale_lock_seconds``,
@@ -182,6 +166,36 @@ class GitStore(EngineStore):
 
     def close(self) -> None:
         self.object_port.close()
+
+
+
+class GitStore(LocalFiles, RepositoryStore):
+    """A store in a local git repository, inspectable with ``git log`` / ``git show``.
+
+    How it differs from other backends:
+
+    * Small files are ordinary blobs; files above ``inline_threshold`` live in the Git LFS
+      object directory (``<gitdir>/lfs/objects/aa/bb/<sha256>``) with LFS pointer blobs in
+      the tree, so ``git show main:<path>`` prints small files and a pointer for large ones.
+    * Refs are updated under git's lock-file protocol, so artifactstore processes and git
+      itself exclude each other; a lock left by a killed process is detected and removed
+      with a warning naming its owner pid (``cross_process``).
+    * In a non-bare repository, writing to a branch checked out in a working tree raises
+      :class:`~artifactstore.errors.WriteRefused`: the tree's files and index would go stale.
+    * A file above ``inline_threshold`` is one ordinary file, its LFS object, which
+      :meth:`local_path` names (:class:`~artifactstore.protocols.SupportsLocalFiles`).
+    * ``gc`` removes loose objects and LFS files; unreachable objects inside pack files
+      (made by ``git gc``) are left for ``git gc --prune=now``.
+    * New loose objects are stored uncompressed (``loose_compression=0``; git's default is
+      1): zlib's setup cost per object was a quarter of a small commit's CPU time. ``git gc``
+      packs them compressed and delta-encoded.
+    """
+
+    name = "git"
+
+    def commits_quickly(self, data: bytes) -> bool:
+        # Git LFS files are written here too, waiting on no one.
+        return not self.ref_port.lock_file_present(HEADS + self.default_branch)
 
 
 def _branch_of(ref: str | None) -> str | None:
@@ -229,4 +243,4 @@ def parse_option(key: str, value: Any) -> Any:
     return seconds
 
 
-__all__ = ["DEFAULT_INLINE_THRESHOLD", "GitStore", "parse_option"]
+__all__ = ["DEFAULT_INLINE_THRESHOLD", "GitStore", "RepositoryStore", "parse_option"]

@@ -17,9 +17,8 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from artifactstore.conformance_target import ConformanceTarget
+from artifactstore import ArtifactStore, ConformanceTarget
 from artifactstore.errors import InvalidURI
-from artifactstore.store import ArtifactStore
 
 from .localserver import LocalS3Server, environment
 from .store import S3Store

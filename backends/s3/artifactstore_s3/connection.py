@@ -23,8 +23,8 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
+from artifactstore.engine import as_bool
 from artifactstore.errors import ArtifactStoreError, InvalidInput, WriteRefused
-from artifactstore.options import as_bool
 
 log = logging.getLogger(__name__)
 

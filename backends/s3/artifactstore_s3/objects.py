@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from artifactstore.engine.ports import ObjectPort, StoredObject
+from artifactstore.engine import ObjectPort, StoredObject
 
 from .cache import ObjectCache
 from .connection import S3Connection, is_missing, is_transient

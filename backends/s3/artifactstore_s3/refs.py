@@ -8,7 +8,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from artifactstore.engine.ports import RefPort
+from artifactstore.engine import RefPort
 from artifactstore.errors import InvalidRefName
 
 from .connection import S3Connection, error_code, is_missing, is_precondition_failed, is_transient

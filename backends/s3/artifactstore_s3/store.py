@@ -10,11 +10,9 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from artifactstore.engine import EngineStore
+from artifactstore import Commit, FsckReport, GCReport, Operation
+from artifactstore.engine import EngineStore, as_bool, validate_ref_name
 from artifactstore.errors import InvalidInput, InvalidURI, NotFound
-from artifactstore.options import as_bool
-from artifactstore.validation import validate_ref_name
-from artifactstore.values import Commit, FsckReport, GCReport, Operation
 
 from .cache import ObjectCache
 from .connection import CONFIG_NAME, FORMAT, S3Connection, error_code, is_missing, is_precondition_failed

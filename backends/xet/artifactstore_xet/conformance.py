@@ -9,8 +9,8 @@ from pathlib import Path
 
 from artifactstore_git.conformance import GitConformanceTarget
 
+from artifactstore import ArtifactStore
 from artifactstore.engine import ContentInfo
-from artifactstore.store import ArtifactStore
 
 from .content import XET_HASH_KEY
 from .store import XetStore

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING
 from artifactstore import hookimpl
 
 if TYPE_CHECKING:
-    from artifactstore.conformance_target import ConformanceTarget
-    from artifactstore.store import ArtifactStore
+    from artifactstore import ArtifactStore, ConformanceTarget
 
 
 @hookimpl

@@ -12,10 +12,10 @@ from artifactstore_git.repo import (
     RepoLayout,
     split_repository_path,
 )
-from artifactstore_git.store import GitStore, parse_option
+from artifactstore_git.store import RepositoryStore, parse_option
 
+from artifactstore.engine import as_bool
 from artifactstore.errors import InvalidInput, InvalidURI
-from artifactstore.options import as_bool
 
 from .content import COMPRESSION_POLICIES, DEFAULT_LOCK_TIMEOUT, ProgressCallback, SpoolStreams, XetContentPort, check_compression
 from .endpoint import XetEndpoint
@@ -51,7 +51,7 @@ OPTIONS = {
 _ENDPOINT_OPTIONS = ("endpoint", "token", "token_expiry", "token_refresh_url", "token_refresh_headers")
 
 
-class XetStore(GitStore):
+class XetStore(RepositoryStore):
     """A git repository for history plus a Xet content-addressed store for file bytes.
 
     How it differs from other backends:
@@ -80,7 +80,6 @@ class XetStore(GitStore):
     cross_process = True
     chunk_dedup = True
     bounded_memory = True
-    local_files = False  # content lives in xorbs, not one file per content
 
     def __init__(
         self,
