@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 from dulwich.objects import ObjectID, Tree
 
-from ..errors import InvalidPath, NotADirectory, NotFound
+from ..errors import InvalidPath
 from .objects import PendingObjects
 
 LEAF_MAX = 128
@@ -150,14 +150,6 @@ class TreeOps:
                 return None
             item = found
         return item
-
-    def require_dir(self, root: bytes, path: str) -> bytes:
-        item = self.lookup_path(root, path)
-        if item is None:
-            raise NotFound(f"directory {path!r} does not exist")
-        if not item.is_dir:
-            raise NotADirectory(f"{path!r} is a file, not a directory")
-        return item.sha
 
     # ------------------------------------------------------------------ writing
     def update(self, tree_id: bytes | None, mods: Mods, *, where: str, depth: int = 0) -> bytes | None:
