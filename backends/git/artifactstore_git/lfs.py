@@ -24,7 +24,7 @@ from artifactstore.engine.ports import ContentInfo, ContentPort
 from artifactstore.errors import NotFound
 
 from ._io import write_all
-from .locks import fsync_dir, start_writeback
+from .durability import fsync_dir, start_writeback
 
 log = logging.getLogger(__name__)
 

@@ -28,17 +28,15 @@ and content), so two processes that both see a stale lock cannot remove a fresh 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import hashlib
 import logging
 import os
 import random
 import socket
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +49,7 @@ except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 
 from ._io import write_all
+from .durability import SYNCFS_AVAILABLE, fsync_dir, sync_filesystem_of
 
 log = logging.getLogger(__name__)
 
@@ -217,72 +216,6 @@ class _Snapshot:
     def owner(self) -> LockOwner | None:
         """Who holds the lock: from its content, else (once it holds the new value) its extended attribute."""
         return LockOwner.parse(self.content) or LockOwner.from_compact(self.owner_xattr)
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename or unlink in ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _load_libc(name: str, argtypes: list[type]) -> Callable[..., int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        fn = getattr(libc, name)
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes = argtypes
-    fn.restype = ctypes.c_int
-    return fn  # type: ignore[no-any-return]
-
-
-_SYNCFS = _load_libc("syncfs", [ctypes.c_int])
-SYNCFS_AVAILABLE = _SYNCFS is not None
-_SYNC_FILE_RANGE = _load_libc("sync_file_range", [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint])
-_SYNC_FILE_RANGE_WRITE = 2
-
-
-def start_writeback(fd: int, offset: int, length: int) -> None:
-    """Start writing ``length`` bytes at ``offset`` of ``fd`` to disk, without waiting.
-
-    A large file written this way as it streams in costs almost nothing at its final
-    ``fsync`` (measured: 512 MiB, 0.26-0.31 s in fsync without, 0.01 s with), the way git's
-    ``core.fsyncMethod=batch`` starts writeback early. A hint only: it makes nothing durable,
-    and where ``sync_file_range(2)`` does not exist it does nothing.
-    """
-    if _SYNC_FILE_RANGE is not None:
-        _SYNC_FILE_RANGE(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
-
-
-def filesystem_barrier(path: Path) -> bool:
-    """Make every write, rename and unlink on ``path``'s filesystem durable with one ``syncfs(2)``.
-
-    One barrier per batch costs about what one ``fsync`` does, where fsyncing each object
-    file and each fan-out directory costs one per file and per directory (git's
-    ``core.fsyncMethod=batch`` follows the same idea). Returns False where ``syncfs`` is not
-    available, and the caller fsyncs file by file.
-    """
-    if _SYNCFS is None:
-        return False
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        sync_filesystem_of(fd, what=str(path))
-    finally:
-        os.close(fd)
-    return True
-
-
-def sync_filesystem_of(fd: int, *, what: str) -> None:
-    """``syncfs(2)`` on the filesystem holding ``fd``; only call where :data:`SYNCFS_AVAILABLE`."""
-    assert _SYNCFS is not None
-    if _SYNCFS(fd) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"syncfs failed on {what}: {os.strerror(err)}")
 
 
 class FileLock:
@@ -602,15 +535,4 @@ FLOCK_AVAILABLE = fcntl is not None
 #: How long a write waits for gc's deletes (:func:`gc_lock`) before it raises LockTimeout.
 GC_WAIT_SECONDS = 600.0
 
-__all__ = [
-    "FLOCK_AVAILABLE",
-    "GC_WAIT_SECONDS",
-    "SYNCFS_AVAILABLE",
-    "FileLock",
-    "LockOwner",
-    "filesystem_barrier",
-    "fsync_dir",
-    "gc_lock",
-    "start_writeback",
-    "writer_lock",
-]
+__all__ = ["FLOCK_AVAILABLE", "GC_WAIT_SECONDS", "FileLock", "LockOwner", "gc_lock", "writer_lock"]

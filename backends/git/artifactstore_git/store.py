@@ -13,8 +13,8 @@ from artifactstore.errors import InvalidInput, InvalidURI, NotFound
 from artifactstore.options import as_bool, as_int
 from artifactstore.validation import validate_ref_name
 
+from .durability import SYNCFS_AVAILABLE
 from .lfs import LfsContentPort
-from .locks import SYNCFS_AVAILABLE
 from .objects import LOOSE_COMPRESSION, LooseObjectPort
 from .refs import GitRefPort
 from .repo import (
