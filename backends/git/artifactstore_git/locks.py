@@ -15,7 +15,7 @@ names nobody (such a lock would hold its branch for ``stale_after`` seconds).
 
 A lock left by a killed process is found by that line: on the same host the owner is dead
 when its pid no longer exists, is a zombie, or was reused (process start time or boot id
-differ). A lock without our line (git's own, or one whose owner died in the microseconds
+differ; see :mod:`.liveness`). A lock without our line (git's own, or one whose owner died in the microseconds
 between create and write) or owned by another host is stale once older than
 ``stale_after`` seconds. Stale locks are removed with a warning naming the owner; live
 locks are waited for with jittered exponential backoff, then :class:`LockTimeout`.
@@ -33,7 +33,6 @@ import hashlib
 import logging
 import os
 import random
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -50,6 +49,7 @@ except ImportError:  # Windows
 
 from ._io import write_all
 from .durability import SYNCFS_AVAILABLE, fsync_dir, sync_filesystem_of
+from .liveness import BOOT_ID, HOSTNAME, own_start, process_is_dead
 
 log = logging.getLogger(__name__)
 
@@ -58,46 +58,9 @@ OWNER_TAG = "artifactstore-lock"
 BREAKER_STALE_SECONDS = 10.0
 
 
-def _boot_id() -> str:
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return "-"
-
-
-def _process_start(pid: int) -> str:
-    """The kernel's start time of ``pid`` (clock ticks since boot), or "-" where unknown."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return "-"
-    # Field 2 (comm) may hold spaces and parentheses; fields after the last ')' are fixed.
-    fields = stat[stat.rfind(")") + 2 :].split()
-    return fields[19] if len(fields) > 19 else "-"
-
-
-@functools.lru_cache(maxsize=4)
-def _own_start(pid: int) -> str:
-    """This process's start time, read once per pid (a fork gets a new pid, so a new entry)."""
-    return _process_start(pid)
-
-
-def _process_state(pid: int) -> str | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rfind(")") + 2 :].split()
-    return fields[0] if fields else None
-
-
-HOSTNAME = socket.gethostname()
-BOOT_ID = _boot_id()
-
-
 @dataclass(frozen=True, slots=True)
 class LockOwner:
-    """Who holds a lock, as written in its file."""
+    """Who holds a lock, as written in its file (the process fields as :mod:`.liveness` names them)."""
 
     pid: int
     host: str
@@ -143,28 +106,14 @@ class LockOwner:
 
     @classmethod
     def me(cls) -> LockOwner:
-        pid = os.getpid()
-        return cls(pid, HOSTNAME, BOOT_ID, _own_start(pid), os.urandom(8).hex())
+        return cls(os.getpid(), HOSTNAME, BOOT_ID, own_start(), os.urandom(8).hex())
 
     def describe(self) -> str:
         return f"pid {self.pid} on host {self.host}"
 
     def is_dead(self) -> bool | None:
         """True when the owner process is known to be gone, None when it cannot be known (other host)."""
-        if self.host != HOSTNAME:
-            return None
-        if self.boot not in ("-", BOOT_ID):
-            return True  # written before this machine last booted
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            pass  # exists, owned by another user
-        state = _process_state(self.pid)
-        if state == "Z":
-            return True  # killed, not yet reaped by its parent
-        return self.start != "-" and _process_start(self.pid) not in ("-", self.start)
+        return process_is_dead(self.pid, host=self.host, boot=self.boot, start=self.start)
 
 
 #: Extended attribute naming a lock file's owner: the owner line in the file itself is replaced
