@@ -87,8 +87,7 @@ class LockOwner:
 
     def compact(self) -> bytes:
         """The owner in under 64 bytes (``pid start boot# host#``, the last two hashed to 8 hex digits), so
-        that as an extended attribute it fits inside an ext4 inode: a longer one took an xattr block, about
-        70 us more per lock."""
+        that as an extended attribute it fits inside an ext4 inode instead of taking an xattr block."""
         return f"{self.pid} {self.start} {_digest8(self.boot)} {_digest8(self.host)}".encode()
 
     @classmethod
@@ -116,9 +115,7 @@ class LockOwner:
         return process_is_dead(self.pid, host=self.host, boot=self.boot, start=self.start)
 
 
-#: Extended attribute naming a lock file's owner: the owner line in the file itself is replaced
-#: by the new value when the lock commits, and a holder killed between that write and the rename
-#: would otherwise leave a lock whose owner nobody can check (held up for ``stale_after``).
+#: Extended attribute naming a lock file's owner once its owner line gave way to the new value.
 OWNER_XATTR = "user.artifactstore.owner"
 
 
@@ -166,6 +163,10 @@ class _Snapshot:
         """Who holds the lock: from its content, else (once it holds the new value) its extended attribute."""
         return LockOwner.parse(self.content) or LockOwner.from_compact(self.owner_xattr)
 
+    def age(self) -> float:
+        """Seconds since the lock file was last written."""
+        return time.time() - self.mtime_ns / 1e9
+
 
 class FileLock:
     """Hold ``<target>.lock`` the way git does; :meth:`commit` replaces ``target`` atomically.
@@ -207,7 +208,7 @@ class FileLock:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
             except FileExistsError:
                 pass
-            except FileNotFoundError:
+            except FileNotFoundError:  # a new ref's directory; git may prune it again before we retry
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 continue
             else:
@@ -233,7 +234,7 @@ class FileLock:
 
     def _held_message(self, snapshot: _Snapshot) -> str:
         owner = snapshot.owner()
-        age = max(time.time() - snapshot.mtime_ns / 1e9, 0.0)
+        age = max(snapshot.age(), 0.0)
         who = owner.describe() if owner else "a process that did not record itself (git, or one killed at once)"
         hint = (
             f"it is treated as stale after {self._stale_after:.0f} s"
@@ -247,7 +248,7 @@ class FileLock:
 
     def _recover_if_stale(self, snapshot: _Snapshot) -> bool:
         owner = snapshot.owner()
-        age = time.time() - snapshot.mtime_ns / 1e9
+        age = snapshot.age()
         dead = owner.is_dead() if owner is not None else None
         if dead is False:
             return False
@@ -265,7 +266,8 @@ class FileLock:
         return True
 
     @contextlib.contextmanager
-    def _breaker(self):  # type: ignore[no-untyped-def]
+    def _breaker(self) -> Iterator[bool]:
+        """Serialize the removal of a stale lock; yields whether this process may remove it."""
         path = _private_path(self._gitdir, str(self.path), ".break")
         try:
             fd = _open_private(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
@@ -427,15 +429,15 @@ def _flocked(path: str, *, shared: bool, timeout: float | None, what: str, wait:
             if timeout is None:
                 log.info("waiting for %s", what)
                 fcntl.flock(fd, operation)
-            elif not _wait_for_flock(fd, timeout, shared=shared):
+            elif not _wait_for_flock(fd, operation, timeout):
                 raise LockTimeout(f"timed out after {timeout:.0f} s waiting for {what}") from None
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
 
 
-def _wait_for_flock(fd: int, timeout: float, *, shared: bool = False) -> bool:
-    """Block in ``flock`` (exclusive, or ``shared``) on ``fd``'s open file for up to ``timeout`` seconds; True once held.
+def _wait_for_flock(fd: int, operation: int, timeout: float) -> bool:
+    """Block in ``flock(fd, operation)`` on ``fd``'s open file for up to ``timeout`` seconds; True once held.
 
     The blocking call runs in a helper thread, so the lock is taken the moment its holder lets
     go (polling with a backoff left it free for up to the poll interval while every other
@@ -453,7 +455,7 @@ def _wait_for_flock(fd: int, timeout: float, *, shared: bool = False) -> bool:
 
     def wait() -> None:
         try:
-            fcntl.flock(dup, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+            fcntl.flock(dup, operation)
         except OSError as exc:
             failure.append(exc)
         with guard:
