@@ -23,7 +23,7 @@ from artifactstore.engine import ContentInfo, ContentPort, remove_files_older_th
 from artifactstore.errors import NotFound
 
 from ._io import write_all
-from .locks import fsync_dir, start_writeback
+from .durability import fsync_dir, start_writeback
 
 log = logging.getLogger(__name__)
 

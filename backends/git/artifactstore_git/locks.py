@@ -15,7 +15,7 @@ names nobody (such a lock would hold its branch for ``stale_after`` seconds).
 
 A lock left by a killed process is found by that line: on the same host the owner is dead
 when its pid no longer exists, is a zombie, or was reused (process start time or boot id
-differ). A lock without our line (git's own, or one whose owner died in the microseconds
+differ; see :mod:`.liveness`). A lock without our line (git's own, or one whose owner died in the microseconds
 between create and write) or owned by another host is stale once older than
 ``stale_after`` seconds. Stale locks are removed with a warning naming the owner; live
 locks are waited for with jittered exponential backoff, then :class:`LockTimeout`.
@@ -28,17 +28,14 @@ and content), so two processes that both see a stale lock cannot remove a fresh 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import hashlib
 import logging
 import os
 import random
-import socket
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +48,8 @@ except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 
 from ._io import write_all
+from .durability import SYNCFS_AVAILABLE, fsync_dir, sync_filesystem_of
+from .liveness import BOOT_ID, HOSTNAME, own_start, process_is_dead
 
 log = logging.getLogger(__name__)
 
@@ -59,46 +58,9 @@ OWNER_TAG = "artifactstore-lock"
 BREAKER_STALE_SECONDS = 10.0
 
 
-def _boot_id() -> str:
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return "-"
-
-
-def _process_start(pid: int) -> str:
-    """The kernel's start time of ``pid`` (clock ticks since boot), or "-" where unknown."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return "-"
-    # Field 2 (comm) may hold spaces and parentheses; fields after the last ')' are fixed.
-    fields = stat[stat.rfind(")") + 2 :].split()
-    return fields[19] if len(fields) > 19 else "-"
-
-
-@functools.lru_cache(maxsize=4)
-def _own_start(pid: int) -> str:
-    """This process's start time, read once per pid (a fork gets a new pid, so a new entry)."""
-    return _process_start(pid)
-
-
-def _process_state(pid: int) -> str | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rfind(")") + 2 :].split()
-    return fields[0] if fields else None
-
-
-HOSTNAME = socket.gethostname()
-BOOT_ID = _boot_id()
-
-
 @dataclass(frozen=True, slots=True)
 class LockOwner:
-    """Who holds a lock, as written in its file."""
+    """Who holds a lock, as written in its file (the process fields as :mod:`.liveness` names them)."""
 
     pid: int
     host: str
@@ -125,8 +87,7 @@ class LockOwner:
 
     def compact(self) -> bytes:
         """The owner in under 64 bytes (``pid start boot# host#``, the last two hashed to 8 hex digits), so
-        that as an extended attribute it fits inside an ext4 inode: a longer one took an xattr block, about
-        70 us more per lock."""
+        that as an extended attribute it fits inside an ext4 inode instead of taking an xattr block."""
         return f"{self.pid} {self.start} {_digest8(self.boot)} {_digest8(self.host)}".encode()
 
     @classmethod
@@ -144,33 +105,17 @@ class LockOwner:
 
     @classmethod
     def me(cls) -> LockOwner:
-        pid = os.getpid()
-        return cls(pid, HOSTNAME, BOOT_ID, _own_start(pid), os.urandom(8).hex())
+        return cls(os.getpid(), HOSTNAME, BOOT_ID, own_start(), os.urandom(8).hex())
 
     def describe(self) -> str:
         return f"pid {self.pid} on host {self.host}"
 
     def is_dead(self) -> bool | None:
         """True when the owner process is known to be gone, None when it cannot be known (other host)."""
-        if self.host != HOSTNAME:
-            return None
-        if self.boot not in ("-", BOOT_ID):
-            return True  # written before this machine last booted
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            pass  # exists, owned by another user
-        state = _process_state(self.pid)
-        if state == "Z":
-            return True  # killed, not yet reaped by its parent
-        return self.start != "-" and _process_start(self.pid) not in ("-", self.start)
+        return process_is_dead(self.pid, host=self.host, boot=self.boot, start=self.start)
 
 
-#: Extended attribute naming a lock file's owner: the owner line in the file itself is replaced
-#: by the new value when the lock commits, and a holder killed between that write and the rename
-#: would otherwise leave a lock whose owner nobody can check (held up for ``stale_after``).
+#: Extended attribute naming a lock file's owner once its owner line gave way to the new value.
 OWNER_XATTR = "user.artifactstore.owner"
 
 
@@ -218,71 +163,9 @@ class _Snapshot:
         """Who holds the lock: from its content, else (once it holds the new value) its extended attribute."""
         return LockOwner.parse(self.content) or LockOwner.from_compact(self.owner_xattr)
 
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename or unlink in ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _load_libc(name: str, argtypes: list[type]) -> Callable[..., int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        fn = getattr(libc, name)
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes = argtypes
-    fn.restype = ctypes.c_int
-    return fn  # type: ignore[no-any-return]
-
-
-_SYNCFS = _load_libc("syncfs", [ctypes.c_int])
-SYNCFS_AVAILABLE = _SYNCFS is not None
-_SYNC_FILE_RANGE = _load_libc("sync_file_range", [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint])
-_SYNC_FILE_RANGE_WRITE = 2
-
-
-def start_writeback(fd: int, offset: int, length: int) -> None:
-    """Start writing ``length`` bytes at ``offset`` of ``fd`` to disk, without waiting.
-
-    A large file written this way as it streams in costs almost nothing at its final
-    ``fsync`` (measured: 512 MiB, 0.26-0.31 s in fsync without, 0.01 s with), the way git's
-    ``core.fsyncMethod=batch`` starts writeback early. A hint only: it makes nothing durable,
-    and where ``sync_file_range(2)`` does not exist it does nothing.
-    """
-    if _SYNC_FILE_RANGE is not None:
-        _SYNC_FILE_RANGE(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
-
-
-def filesystem_barrier(path: Path) -> bool:
-    """Make every write, rename and unlink on ``path``'s filesystem durable with one ``syncfs(2)``.
-
-    One barrier per batch costs about what one ``fsync`` does, where fsyncing each object
-    file and each fan-out directory costs one per file and per directory (git's
-    ``core.fsyncMethod=batch`` follows the same idea). Returns False where ``syncfs`` is not
-    available, and the caller fsyncs file by file.
-    """
-    if _SYNCFS is None:
-        return False
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        sync_filesystem_of(fd, what=str(path))
-    finally:
-        os.close(fd)
-    return True
-
-
-def sync_filesystem_of(fd: int, *, what: str) -> None:
-    """``syncfs(2)`` on the filesystem holding ``fd``; only call where :data:`SYNCFS_AVAILABLE`."""
-    assert _SYNCFS is not None
-    if _SYNCFS(fd) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"syncfs failed on {what}: {os.strerror(err)}")
+    def age(self) -> float:
+        """Seconds since the lock file was last written."""
+        return time.time() - self.mtime_ns / 1e9
 
 
 class FileLock:
@@ -325,7 +208,7 @@ class FileLock:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
             except FileExistsError:
                 pass
-            except FileNotFoundError:
+            except FileNotFoundError:  # a new ref's directory; git may prune it again before we retry
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 continue
             else:
@@ -351,7 +234,7 @@ class FileLock:
 
     def _held_message(self, snapshot: _Snapshot) -> str:
         owner = snapshot.owner()
-        age = max(time.time() - snapshot.mtime_ns / 1e9, 0.0)
+        age = max(snapshot.age(), 0.0)
         who = owner.describe() if owner else "a process that did not record itself (git, or one killed at once)"
         hint = (
             f"it is treated as stale after {self._stale_after:.0f} s"
@@ -365,7 +248,7 @@ class FileLock:
 
     def _recover_if_stale(self, snapshot: _Snapshot) -> bool:
         owner = snapshot.owner()
-        age = time.time() - snapshot.mtime_ns / 1e9
+        age = snapshot.age()
         dead = owner.is_dead() if owner is not None else None
         if dead is False:
             return False
@@ -383,7 +266,8 @@ class FileLock:
         return True
 
     @contextlib.contextmanager
-    def _breaker(self):  # type: ignore[no-untyped-def]
+    def _breaker(self) -> Iterator[bool]:
+        """Serialize the removal of a stale lock; yields whether this process may remove it."""
         path = _private_path(self._gitdir, str(self.path), ".break")
         try:
             fd = _open_private(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
@@ -545,15 +429,15 @@ def _flocked(path: str, *, shared: bool, timeout: float | None, what: str, wait:
             if timeout is None:
                 log.info("waiting for %s", what)
                 fcntl.flock(fd, operation)
-            elif not _wait_for_flock(fd, timeout, shared=shared):
+            elif not _wait_for_flock(fd, operation, timeout):
                 raise LockTimeout(f"timed out after {timeout:.0f} s waiting for {what}") from None
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
 
 
-def _wait_for_flock(fd: int, timeout: float, *, shared: bool = False) -> bool:
-    """Block in ``flock`` (exclusive, or ``shared``) on ``fd``'s open file for up to ``timeout`` seconds; True once held.
+def _wait_for_flock(fd: int, operation: int, timeout: float) -> bool:
+    """Block in ``flock(fd, operation)`` on ``fd``'s open file for up to ``timeout`` seconds; True once held.
 
     The blocking call runs in a helper thread, so the lock is taken the moment its holder lets
     go (polling with a backoff left it free for up to the poll interval while every other
@@ -571,7 +455,7 @@ def _wait_for_flock(fd: int, timeout: float, *, shared: bool = False) -> bool:
 
     def wait() -> None:
         try:
-            fcntl.flock(dup, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+            fcntl.flock(dup, operation)
         except OSError as exc:
             failure.append(exc)
         with guard:
@@ -602,15 +486,4 @@ FLOCK_AVAILABLE = fcntl is not None
 #: How long a write waits for gc's deletes (:func:`gc_lock`) before it raises LockTimeout.
 GC_WAIT_SECONDS = 600.0
 
-__all__ = [
-    "FLOCK_AVAILABLE",
-    "GC_WAIT_SECONDS",
-    "SYNCFS_AVAILABLE",
-    "FileLock",
-    "LockOwner",
-    "filesystem_barrier",
-    "fsync_dir",
-    "gc_lock",
-    "start_writeback",
-    "writer_lock",
-]
+__all__ = ["FLOCK_AVAILABLE", "GC_WAIT_SECONDS", "FileLock", "LockOwner", "gc_lock", "writer_lock"]

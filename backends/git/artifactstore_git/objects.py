@@ -32,7 +32,7 @@ from artifactstore.engine import ObjectPort, StoredObject
 from artifactstore.errors import IntegrityError
 
 from ._io import read_all, write_all
-from .locks import SYNCFS_AVAILABLE, filesystem_barrier, fsync_dir
+from .durability import SYNCFS_AVAILABLE, filesystem_barrier, fsync_dir
 
 if TYPE_CHECKING:
     from dulwich.objects import ObjectID

@@ -27,7 +27,8 @@ from artifactstore.engine import RefPort
 from artifactstore.errors import AlreadyExists, IntegrityError
 
 from ._io import read_all
-from .locks import FLOCK_AVAILABLE, GC_WAIT_SECONDS, FileLock, fsync_dir, gc_lock, writer_lock
+from .durability import fsync_dir
+from .locks import FLOCK_AVAILABLE, GC_WAIT_SECONDS, FileLock, gc_lock, writer_lock
 
 _OID = re.compile(rb"[0-9a-f]{40}")
 # Refs whose writer lock a thread holds -> whether a swap under it awaits its directory fsync.

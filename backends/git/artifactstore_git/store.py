@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from artifactstore.engine import ContentPort, EngineStore, LocalFiles, QuickCommits, as_bool, as_int, validate_ref_name
 from artifactstore.errors import InvalidInput, InvalidURI, NotFound
 
+from .durability import SYNCFS_AVAILABLE
 from .lfs import LfsContentPort
-from .locks import SYNCFS_AVAILABLE
 from .objects import LOOSE_COMPRESSION, LooseObjectPort
 from .refs import GitRefPort
 from .repo import (

@@ -24,7 +24,7 @@ import logging
 import os
 from pathlib import Path
 
-from artifactstore_git.locks import fsync_dir
+from artifactstore_git.durability import fsync_dir
 
 log = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, TypeVar
 
-from artifactstore_git.locks import filesystem_barrier, fsync_dir
+from artifactstore_git.durability import filesystem_barrier, fsync_dir
 
 from artifactstore.engine import ContentInfo, ContentPort, read_at_most, remove_files_older_than
 from artifactstore.errors import IntegrityError, InvalidInput

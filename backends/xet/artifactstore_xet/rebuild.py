@@ -20,7 +20,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from artifactstore_git.locks import filesystem_barrier, fsync_dir
+from artifactstore_git.durability import filesystem_barrier, fsync_dir
 
 from artifactstore.errors import IntegrityError
 
