@@ -66,7 +66,7 @@ def test_the_ref_rename_becomes_durable_after_the_writer_lock_is_let_go_and_befo
     store.put_bytes("a.txt", b"one")
     heads = store.layout.commondir / "refs" / "heads"
     events: list[str] = []
-    real_lock, real_fsync_dir = git_refs.writer_lock, locks.fsync_dir
+    real_lock, real_fsync_dir = git_refs.writer_lock, locks.fsync_path
 
     @contextlib.contextmanager
     def watched_lock(gitdir: Path, name: str, *, timeout: float) -> Iterator[None]:
@@ -80,8 +80,8 @@ def test_the_ref_rename_becomes_durable_after_the_writer_lock_is_let_go_and_befo
         real_fsync_dir(path)
 
     monkeypatch.setattr(git_refs, "writer_lock", watched_lock)
-    monkeypatch.setattr(git_refs, "fsync_dir", watched_fsync_dir)
-    monkeypatch.setattr(locks, "fsync_dir", watched_fsync_dir)
+    monkeypatch.setattr(git_refs, "fsync_path", watched_fsync_dir)
+    monkeypatch.setattr(locks, "fsync_path", watched_fsync_dir)
 
     second = store.put_bytes("b.txt", b"two")
     events.append("returned")

@@ -1,7 +1,7 @@
 """Making written bytes and names durable.
 
 A file's bytes are durable once it is fsynced; a rename or unlink in a directory once that
-directory is (:func:`fsync_dir`). Where Linux has ``syncfs(2)`` (:data:`SYNCFS_AVAILABLE`),
+directory is (:func:`fsync_path`). Where Linux has ``syncfs(2)`` (:data:`SYNCFS_AVAILABLE`),
 one call makes every write, rename and unlink on a filesystem durable, so a batch of files
 needs one barrier instead of one fsync per file and per directory (:func:`filesystem_barrier`,
 :func:`sync_filesystem_of`; git's ``core.fsyncMethod=batch`` follows the same idea).
@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def fsync_dir(path: Path) -> None:
-    """Make a rename or unlink in ``path`` durable."""
+def fsync_path(path: Path) -> None:
+    """Flush a file's bytes, or a directory's entries (a rename or unlink in it), to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -81,4 +81,4 @@ def sync_filesystem_of(fd: int, *, what: str) -> None:
         raise OSError(err, f"syncfs failed on {what}: {os.strerror(err)}")
 
 
-__all__ = ["SYNCFS_AVAILABLE", "filesystem_barrier", "fsync_dir", "start_writeback", "sync_filesystem_of"]
+__all__ = ["SYNCFS_AVAILABLE", "filesystem_barrier", "fsync_path", "start_writeback", "sync_filesystem_of"]

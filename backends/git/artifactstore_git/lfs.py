@@ -23,7 +23,7 @@ from artifactstore.engine import ContentInfo, ContentPort, remove_files_older_th
 from artifactstore.errors import NotFound
 
 from ._io import write_all
-from .durability import fsync_dir, start_writeback
+from .durability import fsync_path, start_writeback
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class LfsContentPort(ContentPort):
             raise
         if self._fsync:
             for directory in [dest.parent, *created]:
-                fsync_dir(directory)
+                fsync_path(directory)
         return ContentInfo(sha256=sha, size=size, new_bytes=size)
 
     def open(self, info: ContentInfo) -> BinaryIO:

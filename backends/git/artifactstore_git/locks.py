@@ -48,7 +48,7 @@ except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 
 from ._io import write_all
-from .durability import SYNCFS_AVAILABLE, fsync_dir, sync_filesystem_of
+from .durability import SYNCFS_AVAILABLE, fsync_path, sync_filesystem_of
 from .liveness import BOOT_ID, HOSTNAME, own_start, process_is_dead
 
 log = logging.getLogger(__name__)
@@ -295,7 +295,7 @@ class FileLock:
         an ``fsync``: everything written to the filesystem before - the objects the new value
         names - becomes durable with it, before the target changes. With ``sync_dir=False``
         the rename is not made durable here: the caller fsyncs the target's directory itself
-        (:func:`fsync_dir`) before it reports the change as done.
+        (:func:`fsync_path`) before it reports the change as done.
 
         Where the owner is not in an extended attribute, ``content`` goes through a side file and
         the lock file keeps its owner line until the target has changed (see the module's notes).
@@ -325,7 +325,7 @@ class FileLock:
             raise
         self.release()  # the lock file, unless it was renamed into place, still held our owner line
         if self._fsync and sync_dir:
-            fsync_dir(self.target.parent)
+            fsync_path(self.target.parent)
 
     def _make_durable(self, fd: int) -> None:
         if self._sync_filesystem:

@@ -32,7 +32,7 @@ from artifactstore.engine import ObjectPort, StoredObject
 from artifactstore.errors import IntegrityError
 
 from ._io import read_all, write_all
-from .durability import SYNCFS_AVAILABLE, filesystem_barrier, fsync_dir
+from .durability import SYNCFS_AVAILABLE, filesystem_barrier, fsync_path
 
 if TYPE_CHECKING:
     from dulwich.objects import ObjectID
@@ -191,7 +191,7 @@ class LooseObjectPort(ObjectPort):
             filesystem_barrier(self._objects)
             return
         for directory in sorted(dirty, key=lambda p: p.count("/"), reverse=True):
-            fsync_dir(Path(directory))
+            fsync_path(Path(directory))
 
     def contains(self, oid: bytes) -> bool:
         hexid = oid.decode("ascii")

@@ -27,7 +27,7 @@ from artifactstore.engine import RefPort
 from artifactstore.errors import AlreadyExists, IntegrityError
 
 from ._io import read_all
-from .durability import fsync_dir
+from .durability import fsync_path
 from .locks import FLOCK_AVAILABLE, GC_WAIT_SECONDS, FileLock, gc_lock, writer_lock
 
 _OID = re.compile(rb"[0-9a-f]{40}")
@@ -169,7 +169,7 @@ class GitRefPort(RefPort):
                 yield
         finally:
             if held.pop(name):
-                fsync_dir(self._path(name).parent)
+                fsync_path(self._path(name).parent)
 
     def gc_guard(self, *, exclusive: bool) -> AbstractContextManager[object]:
         """``flock`` on ``artifactstore/locks/gc`` (:func:`.locks.gc_lock`), which every artifactstore
@@ -236,7 +236,7 @@ class GitRefPort(RefPort):
             pass
         else:
             if self._fsync:
-                fsync_dir(path.parent)
+                fsync_path(path.parent)
 
     def _remove_empty_dirs(self, parent: Path) -> None:
         # Emptied directories go, so that a ref named like the directory can exist later.

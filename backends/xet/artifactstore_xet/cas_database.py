@@ -24,7 +24,7 @@ import logging
 import os
 from pathlib import Path
 
-from artifactstore_git.durability import fsync_dir
+from artifactstore_git.durability import fsync_path
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def discard_empty(database: Path, *, store: Path, cause: BaseException, disk_ful
     """
     with contextlib.suppress(FileNotFoundError):
         os.unlink(database)
-    fsync_dir(database.parent)
+    fsync_path(database.parent)
     if disk_full:
         log.info("xet store %s: removed the partial Xet CAS database %s left by a full disk (%s)", store, database, cause)
         return

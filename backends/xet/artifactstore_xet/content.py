@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, TypeVar
 
-from artifactstore_git.durability import filesystem_barrier, fsync_dir
+from artifactstore_git.durability import filesystem_barrier, fsync_path
 
 from artifactstore.engine import ContentInfo, ContentPort, read_at_most, remove_files_older_than
 from artifactstore.errors import IntegrityError, InvalidInput
@@ -499,12 +499,8 @@ def _make_durable(cas: Path, *, since: float) -> None:
             path = os.path.join(dirpath, name)
             with contextlib.suppress(FileNotFoundError, PermissionError):
                 if os.stat(path).st_mtime >= since - 1:
-                    fd = os.open(path, os.O_RDONLY)
-                    try:
-                        os.fsync(fd)
-                    finally:
-                        os.close(fd)
-        fsync_dir(Path(dirpath))
+                    fsync_path(Path(path))
+        fsync_path(Path(dirpath))
 
 
 def _disk_usage(root: Path) -> int:

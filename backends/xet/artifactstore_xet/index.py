@@ -17,6 +17,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from artifactstore_git.durability import fsync_path
+
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -76,7 +78,7 @@ class ContentIndex:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-        _fsync_dir(path.parent)
+        fsync_path(path.parent)
 
     def remove(self, sha256s: Iterable[str]) -> list[str]:
         """Remove entries; return the ids that were present."""
@@ -93,7 +95,7 @@ class ContentIndex:
             removed.append(sha256)
             dirs.add(path.parent)
         for directory in dirs:
-            _fsync_dir(directory)
+            fsync_path(directory)
         return removed
 
     def __iter__(self) -> Iterator[IndexEntry]:
@@ -113,14 +115,6 @@ class ContentIndex:
                 entry = self._parse(path.name, text, mtime)
                 if entry is not None:
                     yield entry
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 __all__ = ["ContentIndex", "IndexEntry"]

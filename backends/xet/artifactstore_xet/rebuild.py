@@ -20,7 +20,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from artifactstore_git.durability import filesystem_barrier, fsync_dir
+from artifactstore_git.durability import filesystem_barrier, fsync_path
 
 from artifactstore.errors import IntegrityError
 
@@ -114,7 +114,7 @@ def rebuild_cas(cas: Path, keep: Sequence[IndexEntry], *, compression: str | Non
         os.sync()
     os.rename(cas, old)
     os.rename(building, cas)
-    fsync_dir(cas.parent)
+    fsync_path(cas.parent)
     shutil.rmtree(old)
     log.info("rebuilt the Xet CAS %s: %d files kept, %d -> %d bytes", cas, len(keep), before, _size(cas))
 
