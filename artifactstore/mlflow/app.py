@@ -4,8 +4,7 @@ MLflow's download route (``GET /api/2.0/mlflow-artifacts/artifacts/<path>``) can
 file two ways: straight from disk when the repository names a local file
 (``get_local_path``), or after downloading the whole artifact into ``$TMPDIR``. A xet or s3
 store keeps no plain file to name, so every download through the plain ``mlflow server``
-waits for a full temporary copy before its first byte (about 2 s per GiB from a local xet
-store) and needs that much temporary disk.
+waits for a full temporary copy before its first byte and needs that much temporary disk.
 
 This app is MLflow's own FastAPI app, unchanged, with routes put in front of MLflow's download
 routes: the one of MLflow's clients, here, and the UI's three (:mod:`.ui_downloads`). For an
@@ -14,9 +13,8 @@ every file, on every backend, is streamed from the store as it is read, in 1 MiB
 with a ``Content-Length``. The stream checks the file's SHA-256 as it goes; on a mismatch
 the last bytes are never sent and the connection is closed, so a client sees a short body,
 never a complete wrong one. Git's large files, which MLflow's own route sends from disk
-unverified (see :mod:`.serving`), are streamed and verified too: that is also faster,
-because Starlette's ``FileResponse`` reads and sends 64 KiB at a time (1 GiB through a
-4-worker server, one client: 680 MB/s streamed and verified, 235 MB/s from disk).
+unverified (see :mod:`.serving`), are streamed and verified too, which is also faster than
+Starlette's ``FileResponse``, which reads and sends 64 KiB at a time.
 Every answer carries the file's SHA-256 as a strong ``ETag``; ``If-None-Match``, one byte range
 (resuming a download), and ``HEAD`` are answered from the store without a copy (MLflow's route
 copies the whole file into ``$TMPDIR`` for each): see :mod:`.responses`.

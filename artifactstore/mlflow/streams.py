@@ -5,16 +5,12 @@ us an async iterator that only the event loop may advance. A pump task on the lo
 chunks, gathers them into blocks of :data:`BLOCK` bytes and hands them to the worker thread
 that writes the store through a queue, staying at most :data:`AHEAD` blocks ahead of it. So
 receiving the next block overlaps hashing and writing the last one (pulling one block per
-request from the thread left the socket idle while the thread worked: 0.79x MLflow's own
-upload speed).
+request from the thread would leave the socket idle while the thread works).
 
 Beyond its own ``AHEAD`` blocks an upload may borrow from :data:`SHARED_AHEAD` more that all
 uploads of the process (of its event loop) share, first come first served, so that a lone
 large upload keeps receiving while its writer pauses: hf-xet, for one, takes tens of
-milliseconds now and then to write out what it has chunked, and with 4 blocks of slack the
-client waited through each pause. (1 GiB of new bytes into a xet store through MLflow, one
-client, six alternating pairs: the upload took 2-18% less time with the shared blocks in every
-pair, 7% in the median one, with the server using 1.54-1.64 cores against 1.44-1.51.) A process
+milliseconds now and then to write out what it has chunked. A process
 therefore holds at most ``AHEAD`` blocks per upload plus ``SHARED_AHEAD`` in all, whatever the
 number of uploads.
 """

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 TYPE_NAMES = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
 _TYPE_NUMS = {name: num for num, name in TYPE_NAMES.items()}
 #: Loose objects are written as uncompressed zlib streams (git's ``core.looseCompression=0``).
-#: Setting up a deflate stream costs ~60-100 us here whatever the input size (it allocates
+#: Setting up a deflate stream costs tens of microseconds whatever the input size (it allocates
 #: and clears ~256 KiB), eight times per commit; a stored stream costs a copy and an
 #: adler32. ``git gc`` packs loose objects compressed; level 1 is git's own default.
 LOOSE_COMPRESSION = 0

@@ -29,10 +29,9 @@ DB_LOCKED = "Database already open"
 REOPEN_SECONDS = 10.0
 
 #: Uploads one process runs through hf-xet at once, unless $ARTIFACTSTORE_XET_MAX_UPLOADS says
-#: otherwise; more wait their turn. Each holds about 170 MiB of hf-xet's buffers while it runs
-#: (4 concurrent uploads of 64 MiB: peak 312 / 492 / 685 MiB above the process's base with
-#: 1 / 2 / 4 slots, at 151 / 186 / 200 MB/s), and the allocator keeps what a worker's busiest
-#: moment took, so without a limit a server worker's memory grows with its thread pool.
+#: otherwise; more wait their turn. Each holds well over 100 MiB of hf-xet's buffers while it
+#: runs, and the allocator keeps what a worker's busiest moment took, so without a limit a
+#: server worker's memory grows with its thread pool (benchmarks/RESULTS.md, "xet upload slots").
 DEFAULT_MAX_UPLOADS = 4
 ENV_MAX_UPLOADS = "ARTIFACTSTORE_XET_MAX_UPLOADS"
 

@@ -66,8 +66,8 @@ class XetStore(RepositoryStore):
       at a time; transfers take turns through a lock file, held per transfer (and per read
       window), so several processes (MLflow's workers) can share one store.
     * New xorbs in a local CAS are not compressed (``compression="none"``): on float weights
-      hf-xet's ``auto`` saves 4-12% (float32) or 13% (bfloat16) of the bytes for 55% to 2x
-      more upload CPU. A remote CAS keeps hf-xet's default; the ``compression`` option sets it.
+      hf-xet's ``auto`` saves little space for much more upload CPU. A remote CAS keeps
+      hf-xet's default; the ``compression`` option sets it.
     * A remote CAS is chosen by the ``endpoint`` / ``token`` options or environment
       variables (see :mod:`artifactstore_xet.endpoint`), never by the URI.
     * ``gc`` rebuilds the embedded CAS from the files still referenced (a chunk CAS cannot
