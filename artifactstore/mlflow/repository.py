@@ -35,6 +35,7 @@ from mlflow.store.artifact.artifact_repo import ArtifactRepository, StreamUpload
 from mlflow.utils.file_utils import create_tmp_dir
 
 from .. import errors
+from ..cache import open_cached
 from ..committer import commit_unless_present
 from ..engine.gcguard import WouldWait, without_waiting
 from ..store import ArtifactStore
@@ -43,7 +44,6 @@ from .errors import translated
 from .handover import CommitterLink, Outcome, link_for
 from .paths import commit_message, directory_arg, store_path
 from .serving import served_name, verify_every_download
-from .store_cache import open_cached
 from .streams import BLOCK, AsyncChunkReader, read_head, shared_credits
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,8 @@ class ArtifactStoreRepository(ArtifactRepository, StreamUploadMixin):  # type: i
         if kwargs:
             log.debug("ignoring unknown artifact repository options %s", sorted(kwargs))
         with translated():
-            self._store, self._root = open_cached(artifact_uri)
+            self._store, located = open_cached(artifact_uri)
+            self._root = located.path
 
     @property
     def store(self) -> ArtifactStore:
