@@ -33,7 +33,7 @@ Three steps, each for its own caller:
 
 A revision is what readers read at. A store opened from a URI, and every write through it,
 needs a branch: :attr:`StoreURI.branch` refuses a revision with ``~N``/``^`` steps, and
-:meth:`StoreURI.write_branch` also refuses the store's tags.
+:meth:`StoreURI.write_branch` also refuses the store's tags and commit ids.
 """
 
 from __future__ import annotations
@@ -47,10 +47,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from .errors import ConfigError, InvalidRefName, InvalidURI
+from .errors import ConfigError, InvalidRefName, InvalidURI, NotFound
 from .registry import get_registry
 from .store import ArtifactStore
-from .validation import split_revision, validate_path, validate_ref_name
+from .validation import is_hex_id, split_revision, validate_path, validate_ref_name
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -108,13 +108,21 @@ class StoreURI:
         """The branch a write through this URI goes to in ``store``: the one after ``@``, else its default branch.
 
         Raises :class:`~artifactstore.errors.InvalidRefName` for a revision with
-        ``~N``/``^`` steps and for a tag of ``store`` (tags never move).
+        ``~N``/``^`` steps, for a tag of ``store`` (tags never move) and for a commit id
+        (full or abbreviated) that is not also a branch's name. Any other name is a branch,
+        new or not.
         """
         branch = self.branch
         if branch is None:
             return store.default_branch
         if branch in store.tags():
             raise InvalidRefName(f"cannot write to tag {branch!r}: tags never move; write to a branch")
+        if is_hex_id(branch) and branch not in store.branches():
+            try:
+                store.resolve(branch)
+            except NotFound:
+                return branch  # a new branch whose name looks like a commit id
+            raise InvalidRefName(f"cannot write at commit {branch!r}: commits never change; write to a branch")
         return branch
 
     @property

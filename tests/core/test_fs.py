@@ -41,11 +41,11 @@ def test_paths_read_any_revision_and_names_carry_it(fs: ArtifactStoreFileSystem,
         fs.cat(f"{name}@bad..rev/d/f.txt")
 
 
-def test_writes_go_to_the_branch_after_the_marker_and_never_to_a_tag_or_an_older_revision(
+def test_writes_go_to_the_branch_after_the_marker_and_never_to_a_tag_or_an_older_commit(
     fs: ArtifactStoreFileSystem, name: str
 ) -> None:
     store = artifactstore.open(f"artifactstore+memory://{name}")
-    store.put_bytes("a.txt", b"a")
+    first = store.put_bytes("a.txt", b"a").id
     store.create_tag("v1")
     store.create_branch("exp")
     fs.pipe(f"{name}@exp/b.txt", b"b")
@@ -57,7 +57,12 @@ def test_writes_go_to_the_branch_after_the_marker_and_never_to_a_tag_or_an_older
         fs.pipe(f"{name}@v1/d.txt", b"d")
     with pytest.raises(InvalidRefName, match="writes need a branch name after '@'"):
         fs.pipe(f"{name}@main~1/d.txt", b"d")
+    for commit in (first, first[:8]):
+        with pytest.raises(InvalidRefName, match="commits never change"):
+            fs.pipe(f"{name}@{commit}/d.txt", b"d")
     assert (store.branches(), store.tags()) == before
+    fs.pipe(f"{name}@deadbeef/d.txt", b"d")  # a new branch, though its name could be a commit id
+    assert store.read_bytes("d.txt", rev="deadbeef") == b"d"
 
 
 def test_filesystems_and_mlflow_share_one_store_per_location(
