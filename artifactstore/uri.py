@@ -94,8 +94,8 @@ class StoreURI:
         """The revision as a branch name (``None`` without ``@``), for opening a store on it and writing.
 
         Raises :class:`~artifactstore.errors.InvalidRefName` when the revision cannot be a
-        branch (it has ``~N``/``^`` steps). Whether the store has a tag of that name is the
-        store's to say: see :meth:`write_branch`.
+        branch (it has ``~N``/``^`` steps). Whether it names a tag or a commit of the store
+        instead is the store's to say: see :meth:`write_branch`.
         """
         if self.revision is None:
             return None
