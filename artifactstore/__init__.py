@@ -32,7 +32,7 @@ from .errors import (
 from .hookspecs import hookimpl
 from .registry import get_registry
 from .store import DEFAULT_BRANCH, ArtifactStore
-from .uri import open, open_with_path, parse_uri  # noqa: A004
+from .uri import StoreURI, locate, open, open_with_path, parse_uri  # noqa: A004
 from .values import Change, Commit, Delete, Entry, FsckReport, GCReport, Operation, Put, StoreStats
 
 __version__ = "0.1.0"
@@ -76,9 +76,11 @@ __all__ = [
     "Operation",
     "Put",
     "StoreStats",
+    "StoreURI",
     "errors",
     "get_registry",
     "hookimpl",
+    "locate",
     "open",
     "open_with_path",
     "parse_uri",

@@ -9,11 +9,15 @@ Paths are store URIs without the scheme, with an optional revision after ``@``::
     artifactstore+memory://demo/data/metrics.csv              # no @: the default branch
 
 so ``pandas.read_csv("artifactstore+git:///srv/store@exp-1/data/metrics.csv")``,
-``fsspec.open(...)``, ``fs.ls``, ``fs.info``, ``fs.cat`` read any revision. The text after
-``@`` is percent-decoded (``%2F`` for a ``/`` in a branch name) and may carry ``~N``/``^``
-steps. :class:`ArtifactStoreFileSystem` serves every scheme; each scheme has a subclass
-(``ArtifactStoreGitFileSystem`` for ``artifactstore+git`` etc., :func:`filesystem_class` for
-a third-party backend) so fsspec caches one instance per scheme.
+``fsspec.open(...)``, ``fs.ls``, ``fs.info``, ``fs.cat`` read any revision. Paths are read
+by :func:`artifactstore.uri.parse_uri` and located by :func:`artifactstore.uri.locate`, as
+every store URI is: the text after ``@`` is percent-decoded (``%2F`` for a ``/`` in a
+branch name) and may carry ``~N``/``^`` steps; without ``@`` the backend finds where the
+store ends. Names returned (``ls``, ``info``) are ``<store location>[@<revision>]/<path>``
+with the revision percent-encoded again. :class:`ArtifactStoreFileSystem` serves every
+scheme; each scheme has a subclass (``ArtifactStoreGitFileSystem`` for ``artifactstore+git``
+etc., :func:`filesystem_class` for a third-party backend) so fsspec caches one instance per
+scheme.
 
 Writes go to the branch named after ``@`` (the default branch without one; a tag, a commit
 id or ``~`` is refused). Outside a transaction each file written (``open(..., "wb")``,
@@ -37,52 +41,52 @@ through their files: ``mkdir`` does nothing.
 from __future__ import annotations
 
 import io
-import re
 import tempfile
-import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
-from urllib.parse import unquote
+from urllib.parse import quote
 
 from fsspec.spec import AbstractFileSystem
 from fsspec.transaction import Transaction
 from fsspec.utils import stringify_path
 
+from .cache import cached_store, clear
 from .errors import InvalidInput, IsADirectory
 from .registry import get_registry
 from .store import ArtifactStore
-from .uri import SCHEME_PREFIX, parse_uri
-from .validation import split_revision, validate_path, validate_ref_name
+from .uri import SCHEME_PREFIX, StoreURI, locate, parse_uri, split_scheme
+from .validation import validate_path
 from .values import Delete, Entry, Operation, Put
 
 BACKEND_SCHEMES = ("artifactstore+memory", "artifactstore+git", "artifactstore+s3", "artifactstore+xet")
 SPOOL_BYTES = 8 * 1024 * 1024
-_SCHEME = re.compile(r"^artifactstore\+([a-z][a-z0-9.-]*):(?://)?")
 
 
 @dataclass(frozen=True, slots=True)
 class _Target:
     store: ArtifactStore
-    location: str
-    rev: str | None
-    path: str
-    prefix: str  # what names returned to the caller start with: "location" or "location@rev"
+    uri: StoreURI  # located; its revision is what reads read at
+
+    @property
+    def location(self) -> str:
+        return self.uri.location
+
+    @property
+    def rev(self) -> str | None:
+        return self.uri.revision
+
+    @property
+    def path(self) -> str:
+        return self.uri.path
 
     def name(self, path: str) -> str:
-        return f"{self.prefix}/{path}" if path else self.prefix
+        prefix = self.location if self.rev is None else f"{self.location}@{quote(self.rev, safe='~^')}"
+        return f"{prefix}/{path}" if path else prefix
 
     @property
     def branch(self) -> str:
-        if self.rev is None:
-            return self.store.default_branch
-        try:
-            validate_ref_name(self.rev)
-        except InvalidInput:
-            raise InvalidInput(f"cannot write at revision {self.rev!r}: writes need a branch name after '@'") from None
-        if self.rev in self.store.tags():
-            raise InvalidInput(f"cannot write to tag {self.rev!r}: tags never move; write to a branch")
-        return self.rev
+        return self.uri.write_branch(self.store)
 
 
 class StoreTransaction(Transaction):  # type: ignore[misc]
@@ -168,9 +172,11 @@ class _StagedFile(io.RawIOBase):
 class ArtifactStoreFileSystem(AbstractFileSystem):  # type: ignore[misc]
     """fsspec access to artifact stores; ``backend`` is the scheme's backend (git, s3, xet, memory).
 
-    Instances are cached by fsspec per ``backend`` and options, and keep each store they open
-    (one per location) until :meth:`close_stores`. ``store_options`` are passed to every
-    store's ``from_location`` (as the named-store configuration's ``options`` would be).
+    Instances are cached by fsspec per ``backend`` and options. The stores they read and
+    write come from the process's store cache (:mod:`artifactstore.cache`, shared with
+    MLflow's repositories): one per location and options, opened on the default branch.
+    ``store_options`` are passed to every store's ``from_location`` (as the named-store
+    configuration's ``options`` would be).
     """
 
     protocol: Any = BACKEND_SCHEMES
@@ -187,8 +193,6 @@ class ArtifactStoreFileSystem(AbstractFileSystem):  # type: ignore[misc]
         get_registry().backend(backend)  # an unknown or uninstalled backend fails here, naming it
         self.backend = backend
         self.store_options = dict(store_options or {})
-        self._stores: dict[str, ArtifactStore] = {}
-        self._stores_lock = threading.Lock()
 
     # ------------------------------------------------------------------ paths
     @classmethod
@@ -196,52 +200,33 @@ class ArtifactStoreFileSystem(AbstractFileSystem):  # type: ignore[misc]
         if isinstance(path, list):
             return [cls._strip_protocol(p) for p in path]
         text = stringify_path(path)
-        return _SCHEME.sub("", text, count=1).rstrip("/")
+        split = split_scheme(text)
+        return (text if split is None else split[1]).rstrip("/")
 
     @classmethod
     def _get_kwargs_from_urls(cls, path: str) -> dict[str, Any]:
         if cls.backend_name is not None:
             return {}  # the class is the scheme's: no argument, so fsspec caches one instance
-        match = _SCHEME.match(stringify_path(path))
-        return {"backend": match.group(1)} if match else {}
+        split = split_scheme(stringify_path(path))
+        return {} if split is None else {"backend": split[0]}
 
     def unstrip_protocol(self, name: str) -> str:
-        return name if _SCHEME.match(name) else f"{SCHEME_PREFIX}{self.backend}://{name}"
+        return name if split_scheme(name) else f"{SCHEME_PREFIX}{self.backend}://{name}"
 
     def _target(self, path: Any) -> _Target:
-        text = self._strip_protocol(path)
-        if "@" in text:
-            location, _, after = text.partition("@")
-            rev_raw, _, sub = after.partition("/")
-            rev: str | None = unquote(rev_raw)
-            split_revision(rev)  # a malformed revision is named before anything is read
-            location = location.rstrip("/")
-            prefix = f"{location}@{rev_raw}"
-        else:
-            parsed = parse_uri(f"{SCHEME_PREFIX}{self.backend}://{text}")
-            location, sub, rev = parsed.location, parsed.path, None
-            prefix = location
-        if not location:
-            raise InvalidInput(f"path {text!r} names no store location")
-        sub = sub.strip("/")
-        validate_path(sub, allow_root=True)
-        return _Target(self._store(location), location, rev, sub, prefix)
-
-    def _store(self, location: str) -> ArtifactStore:
-        with self._stores_lock:
-            store = self._stores.get(location)
-            if store is None:
-                cls = get_registry().backend(self.backend)
-                store = cls.from_location(location, options=self.store_options)
-                self._stores[location] = store
-            return store
+        # A malformed revision or path is named here, before anything is read.
+        uri = locate(parse_uri(f"{SCHEME_PREFIX}{self.backend}://{self._strip_protocol(path)}"))
+        # One store per location, on its default branch: the revision is read at per call.
+        store = cached_store(replace(uri, revision=None, path="", options=self.store_options))
+        return _Target(store, uri)
 
     def close_stores(self) -> None:
-        """Close every store this filesystem opened."""
-        with self._stores_lock:
-            stores, self._stores = list(self._stores.values()), {}
-        for store in stores:
-            store.close()
+        """Close every store the process's store cache holds (:func:`artifactstore.cache.clear`).
+
+        They are shared with the other filesystems and MLflow's repositories; the next use
+        opens them again.
+        """
+        clear()
 
     # ------------------------------------------------------------------ reads
     def _info(self, target: _Target, entry: Entry) -> dict[str, Any]:

@@ -85,9 +85,9 @@ def open_store(uri: str, *, create: bool = False) -> Iterator[tuple[ArtifactStor
     """Open the store ``uri`` names; yield it with the path inside the store the URI points at."""
     from ..uri import open_with_path
 
-    store, base = open_with_path(uri, create=create)
+    store, located = open_with_path(uri, create=create)
     try:
-        yield store, base
+        yield store, located.path
     finally:
         store.close()
 

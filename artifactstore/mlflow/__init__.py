@@ -37,6 +37,5 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from .repository import ArtifactStoreRepository  # noqa: E402
-from .store_cache import clear_store_cache, open_cached  # noqa: E402
 
-__all__ = ["ArtifactStoreRepository", "clear_store_cache", "open_cached"]
+__all__ = ["ArtifactStoreRepository"]

@@ -34,13 +34,13 @@ from mlflow.store.artifact.artifact_repo import ArtifactRepository, StreamUpload
 from mlflow.utils.file_utils import create_tmp_dir
 
 from .. import errors
+from ..cache import open_cached
 from ..protocols import SupportsLocalFiles, SupportsQuickCommits
 from ..store import ArtifactStore
 from ..values import Commit, Entry, Put
 from .errors import translated
 from .paths import commit_message, directory_arg, store_path
 from .serving import served_name, verify_every_download
-from .store_cache import open_cached
 from .streams import BLOCK, AsyncChunkReader, read_head, shared_credits
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class ArtifactStoreRepository(ArtifactRepository, StreamUploadMixin):  # type: i
     ``artifactstore+memory://demo``, ``artifactstore://models``); the part after the store
     (and branch) is the directory inside the store this repository reads and writes.
     MLflow's ``scheme:/path`` rewrite of ``scheme:///path`` opens the same store.
-    Stores are opened once per process and shared (see :mod:`.store_cache`).
+    Stores are opened once per process and shared (see :mod:`artifactstore.cache`).
     """
 
     def __init__(
@@ -75,7 +75,8 @@ class ArtifactStoreRepository(ArtifactRepository, StreamUploadMixin):  # type: i
         if kwargs:
             log.debug("ignoring unknown artifact repository options %s", sorted(kwargs))
         with translated():
-            self._store, self._root = open_cached(artifact_uri)
+            self._store, located = open_cached(artifact_uri)
+            self._root = located.path
 
     @property
     def store(self) -> ArtifactStore:

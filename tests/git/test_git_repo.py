@@ -24,7 +24,7 @@ from artifactstore.registry import get_registry
 def test_uri_walks_up_to_the_repository(tmp_path: Path) -> None:
     GitStore(tmp_path / "a", create=True).close()
     for uri in (f"artifactstore+git://{tmp_path}/a/1/run/artifacts", f"artifactstore+git:{tmp_path}/a/1/run/artifacts"):
-        parsed = artifactstore.parse_uri(uri)
+        parsed = artifactstore.locate(artifactstore.parse_uri(uri))
         assert (parsed.location, parsed.path, parsed.branch) == (f"{tmp_path}/a", "1/run/artifacts", None)
     parsed = artifactstore.parse_uri(f"artifactstore+git://{tmp_path}/a@exp%2F1/run")
     assert (parsed.location, parsed.branch, parsed.path) == (f"{tmp_path}/a", "exp/1", "run")
@@ -36,16 +36,16 @@ def test_relative_uri_is_relative_to_the_current_directory(tmp_path: Path, monke
     assert isinstance(store, GitStore)
     assert store.uri == f"artifactstore+git://{tmp_path}/rel/store"
     store.put_bytes("x", b"1")
-    parsed = artifactstore.parse_uri("artifactstore+git:rel/store/deep/path")
+    parsed = artifactstore.locate(artifactstore.parse_uri("artifactstore+git:rel/store/deep/path"))
     assert (parsed.location, parsed.path) == ("rel/store", "deep/path")
-    reopened, sub = artifactstore.open_with_path(store.uri + "/deep")
-    assert sub == "deep"
+    reopened, located = artifactstore.open_with_path(store.uri + "/deep")
+    assert located.path == "deep"
     assert reopened.read_bytes("x") == b"1"
 
 
 def test_remote_host_is_refused() -> None:
     with pytest.raises(InvalidURI, match="'example.com'"):
-        artifactstore.parse_uri("artifactstore+git://example.com/srv/a")
+        artifactstore.locate(artifactstore.parse_uri("artifactstore+git://example.com/srv/a"))
 
 
 def test_plugin_is_registered() -> None:
@@ -316,8 +316,8 @@ def test_init_inside_a_git_checkout_creates_a_new_store_not_the_checkout(tmp_pat
     store = artifactstore.open(uri, create=True)
     store.put_bytes("a.txt", b"a")
     assert (checkout / "artifactstore-data" / "store" / "HEAD").is_file()
-    reopened, path = artifactstore.open_with_path(uri + "/1/run/artifacts")
-    assert path == "1/run/artifacts"
+    reopened, located = artifactstore.open_with_path(uri + "/1/run/artifacts")
+    assert located.path == "1/run/artifacts"
     assert reopened.read_bytes("a.txt") == b"a"
     assert subprocess.run(["git", "-C", str(checkout), "rev-parse", "--verify", "-q", "main"], capture_output=True).returncode != 0
 

@@ -18,8 +18,11 @@ from mlflow.store.artifact.artifact_repo import StreamUploadMixin
 from mlflow.store.artifact.artifact_repository_registry import _artifact_repository_registry, get_artifact_repository
 
 import artifactstore
+from artifactstore import cache as store_cache
+from artifactstore.cache import clear as clear_store_cache
+from artifactstore.cache import open_cached
 from artifactstore.engine import EngineStore
-from artifactstore.mlflow import ArtifactStoreRepository, clear_store_cache, open_cached, store_cache
+from artifactstore.mlflow import ArtifactStoreRepository
 from artifactstore.mlflow.serving import ENV_VERIFY_DOWNLOADS
 from artifactstore.mlflow.streams import AHEAD, BLOCK, SHARED_AHEAD, AsyncChunkReader, shared_credits
 

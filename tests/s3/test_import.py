@@ -48,8 +48,8 @@ def test_import_from_mlflow_s3_artifact_repository(s3_server: LocalS3Server, s3_
     stats = s3_store.stats()
     assert stats.stored_bytes * 2 == stats.logical_bytes
     # The run's artifact URI keeps working with the store as the new artifact root.
-    store, path = artifactstore.open_with_path(f"{s3_store.uri}/1/run1/artifacts")
-    assert store.read_bytes(f"{path}/model/MLmodel") == b"flavors: {}\n"
+    store, located = artifactstore.open_with_path(f"{s3_store.uri}/1/run1/artifacts")
+    assert store.read_bytes(f"{located.path}/model/MLmodel") == b"flavors: {}\n"
 
 
 def test_import_local_mlruns_takes_only_run_artifacts(s3_store: S3Store, tmp_path: Path) -> None:

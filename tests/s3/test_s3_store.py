@@ -184,11 +184,11 @@ def test_a_boolean_option_with_a_typo_is_refused_not_read_as_false(s3_uri: str) 
 def test_mlflow_style_paths_resolve_to_the_store(s3_store: S3Store) -> None:
     s3_store.put_bytes("1/run/artifacts/m.txt", b"m")
     uri = s3_store.uri
-    store, path = artifactstore.open_with_path(f"{uri}/1/run/artifacts")
-    assert store.uri == uri and path == "1/run/artifacts"
-    assert store.read_bytes(f"{path}/m.txt") == b"m"
-    branch_store, path = artifactstore.open_with_path(f"{uri}@exp%2F1/deep/dir")
-    assert branch_store.uri == f"{uri}@exp%2F1" and path == "deep/dir"
+    store, located = artifactstore.open_with_path(f"{uri}/1/run/artifacts")
+    assert store.uri == uri and located.path == "1/run/artifacts"
+    assert store.read_bytes(f"{located.path}/m.txt") == b"m"
+    branch_store, located = artifactstore.open_with_path(f"{uri}@exp%2F1/deep/dir")
+    assert branch_store.uri == f"{uri}@exp%2F1" and located.path == "deep/dir"
 
 
 def test_secrets_never_appear_in_logs_or_errors(

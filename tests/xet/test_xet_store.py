@@ -162,8 +162,8 @@ def test_uri_round_trip_options_and_history_in_git(tmp_path: Path) -> None:
         assert store.uri == uri
         store.put_bytes("runs/1/metrics.csv", b"step,loss\n" * 50, message="run 1")
     # MLflow's scheme:/path rewrite and a path inside the store
-    reopened, inside = artifactstore.open_with_path(f"artifactstore+xet:{tmp_path}/repo/runs/1")
-    assert inside == "runs/1"
+    reopened, located = artifactstore.open_with_path(f"artifactstore+xet:{tmp_path}/repo/runs/1")
+    assert located.path == "runs/1"
     assert reopened.read_bytes("runs/1/metrics.csv") == b"step,loss\n" * 50
     log = subprocess.run(["git", "-C", str(tmp_path / "repo"), "log", "--format=%s"], capture_output=True, text=True)
     assert log.stdout.splitlines() == ["run 1"]
