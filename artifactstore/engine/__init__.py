@@ -5,6 +5,7 @@ from __future__ import annotations
 from .pointer import encode_pointer, parse_pointer
 from .ports import ContentInfo, ContentPort, ObjectPort, RefPort, StoredObject
 from .store import DEFAULT_INLINE_THRESHOLD, EngineStore
+from .streams import PrefixedReader, SeekableReader, read_at_most
 from .tree import LEAF_MAX
 
 __all__ = [
@@ -14,8 +15,11 @@ __all__ = [
     "ContentPort",
     "EngineStore",
     "ObjectPort",
+    "PrefixedReader",
     "RefPort",
+    "SeekableReader",
     "StoredObject",
     "encode_pointer",
     "parse_pointer",
+    "read_at_most",
 ]
