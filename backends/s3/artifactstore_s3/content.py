@@ -8,8 +8,8 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO, cast
 
+from artifactstore.engine import PrefixedReader
 from artifactstore.engine.ports import ContentInfo, ContentPort
-from artifactstore.engine.streams import PrefixedReader
 
 from .connection import S3Connection, is_missing, is_precondition_failed, is_transient
 from .multipart import AlreadyStored, MultipartUpload, b64_sha256, part_sizes, read_exact
