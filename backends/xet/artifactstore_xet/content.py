@@ -38,9 +38,8 @@ from typing import Any, BinaryIO, Literal, TypeVar
 
 from artifactstore_git.locks import filesystem_barrier, fsync_dir
 
-from artifactstore.engine import ContentInfo, ContentPort
+from artifactstore.engine import ContentInfo, ContentPort, read_at_most
 from artifactstore.engine.maintenance import remove_files_older_than
-from artifactstore.engine.streams import read_at_most
 from artifactstore.errors import IntegrityError, InvalidInput
 
 from .cas_database import discard_empty, find_database, holds_content, is_open_failure
