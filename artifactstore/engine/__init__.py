@@ -18,7 +18,7 @@ from .ports import ContentInfo, ContentPort, ObjectPort, RefPort, StoredObject
 from .rewrite import TreeEditor
 from .serving import LocalFiles, QuickCommits
 from .store import DEFAULT_INLINE_THRESHOLD, EngineStore
-from .streams import PrefixedReader, VerifiedReader, read_at_most
+from .streams import PrefixedReader, SeekableReader, VerifiedReader, read_at_most
 from .tree import LEAF_MAX, TreeItem
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "PrefixedReader",
     "QuickCommits",
     "RefPort",
+    "SeekableReader",
     "StoredObject",
     "TreeEditor",
     "TreeItem",

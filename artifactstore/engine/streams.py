@@ -4,15 +4,104 @@ from __future__ import annotations
 
 import hashlib
 import io
-from typing import BinaryIO
+from abc import abstractmethod
+from typing import TYPE_CHECKING, BinaryIO
 
 from .. import faults
 from ..errors import IntegrityError
 
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
 CHUNK = 1024 * 1024
 
 
-class VerifiedReader(io.RawIOBase):
+class BytesReader(io.RawIOBase):
+    """A readable raw stream whose subclass implements ``read()``; ``readinto`` copies from it."""
+
+    def readable(self) -> bool:
+        return True
+
+    @abstractmethod
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` bytes (all that is left when ``size`` is negative or ``None``); ``b""`` at the end."""
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+
+class SeekableReader(BytesReader):
+    """A read-only, seekable raw stream over ``size`` bytes that a subclass reads by position.
+
+    This class owns the position: ``seek`` (``SEEK_SET``, ``SEEK_CUR``, ``SEEK_END``; a
+    negative target raises ``ValueError``; a target past the end is allowed and reads
+    nothing), ``tell``, and ``read``/``readinto``/``readall``, which never ask for bytes past
+    ``size``. A subclass implements :meth:`_read_next`, and :meth:`_seek_to` when it holds
+    state tied to the position (an open response, a running hash). Backends return such a
+    reader from :meth:`ContentPort.open`; wrap it in :class:`io.BufferedReader` when the
+    caller makes many small reads.
+    """
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self._size = size
+        self._pos = 0
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            target = offset
+        elif whence == io.SEEK_CUR:
+            target = self._pos + offset
+        elif whence == io.SEEK_END:
+            target = self._size + offset
+        else:
+            raise ValueError(f"invalid whence {whence!r}")
+        if target < 0:
+            raise ValueError(f"negative seek position {target}")
+        if target != self._pos:
+            self._seek_to(target)
+            self._pos = target
+        return self._pos
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self.closed:
+            raise ValueError("I/O operation on closed file")
+        left = self._size - self._pos
+        want = left if size is None or size < 0 else min(size, left)
+        if want <= 0:
+            return b""
+        data = self._read_next(want)
+        self._pos += len(data)
+        return data
+
+    def readall(self) -> bytes:
+        parts = []
+        while chunk := self.read():
+            parts.append(chunk)
+        return b"".join(parts)
+
+    @abstractmethod
+    def _read_next(self, want: int) -> bytes:
+        """Read at most ``want`` (at least 1) bytes at ``self._pos``, which :meth:`read` then advances.
+
+        ``want`` never reaches past ``size``. Return fewer only as a raw stream may (a
+        short network read); raise rather than return ``b""`` when the bytes end early.
+        """
+
+    def _seek_to(self, target: int) -> None:
+        """Called by :meth:`seek` before the position moves from ``self._pos`` to ``target``."""
+
+
+class VerifiedReader(SeekableReader):
     """A seekable reader over content that checks its SHA-256 when read straight through.
 
     While the caller reads sequentially from offset 0 every byte is hashed; reaching the
@@ -22,66 +111,33 @@ class VerifiedReader(io.RawIOBase):
     """
 
     def __init__(self, inner: BinaryIO, *, sha256: str, size: int, label: str) -> None:
-        super().__init__()
+        super().__init__(size)
         self._inner = inner
         self._sha256 = sha256
-        self._size = size
         self._label = label
         self._hash: hashlib._Hash | None = hashlib.sha256()
-        self._pos = 0
         self._checked = False
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        target = {io.SEEK_SET: offset, io.SEEK_CUR: self._pos + offset, io.SEEK_END: self._size + offset}[whence]
-        if target < 0:
-            raise ValueError(f"negative seek position {target}")
-        if target != self._pos:
-            self._hash = None
-            self._inner.seek(target)
-            self._pos = target
-        return self._pos
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        n = len(data)
-        memoryview(buffer)[:n] = data
-        return n
-
     def read(self, size: int | None = -1) -> bytes:
-        if size is None or size < 0:
-            return self.readall()
-        if size == 0:
-            return b""
-        want = min(size, max(self._size - self._pos, 0))
-        data = self._inner.read(want) if want else b""
-        if self._hash is not None:
-            self._hash.update(data)
-        self._pos += len(data)
-        if len(data) < want:
-            raise IntegrityError(
-                f"{self._label} is truncated: expected {self._size} bytes, the store has {self._pos}"
-            )
-        if self._pos >= self._size:
+        data = super().read(size)
+        # any read that ends at (or starts past) the end checks the size and, if sequential, the hash
+        if size != 0 and self._pos >= self._size:
             self._check_end()
         return data
 
-    def readall(self) -> bytes:
-        parts = []
-        while True:
-            chunk = self.read(CHUNK)
-            if not chunk:
-                break
-            parts.append(chunk)
-        return b"".join(parts)
+    def _read_next(self, want: int) -> bytes:
+        data = self._inner.read(want)
+        if self._hash is not None:
+            self._hash.update(data)
+        if len(data) < want:
+            raise IntegrityError(
+                f"{self._label} is truncated: expected {self._size} bytes, the store has {self._pos + len(data)}"
+            )
+        return data
+
+    def _seek_to(self, target: int) -> None:
+        self._hash = None
+        self._inner.seek(target)
 
     def _check_end(self) -> None:
         if self._checked:
@@ -102,7 +158,7 @@ class VerifiedReader(io.RawIOBase):
         super().close()
 
 
-class PrefixedReader(io.RawIOBase):
+class PrefixedReader(BytesReader):
     """``prefix`` followed by the rest of ``inner``: lets a writer peek at a stream's start.
 
     A read that takes the whole prefix at once gets the prefix object itself, and the reader
@@ -116,14 +172,6 @@ class PrefixedReader(io.RawIOBase):
         self._inner = inner
         self._fault_after = fault_after if faults.armed() else None
         self._read = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        memoryview(buffer)[: len(data)] = data
-        return len(data)
 
     def read(self, size: int | None = -1) -> bytes:
         data = self._read_some(size)
@@ -160,4 +208,4 @@ def read_at_most(stream: BinaryIO, limit: int) -> bytes:
     return b"".join(parts)
 
 
-__all__ = ["CHUNK", "PrefixedReader", "VerifiedReader", "read_at_most"]
+__all__ = ["CHUNK", "BytesReader", "PrefixedReader", "SeekableReader", "VerifiedReader", "read_at_most"]

@@ -7,6 +7,7 @@ import logging
 import time
 from typing import Any
 
+from artifactstore.engine import SeekableReader
 from artifactstore.errors import IntegrityError
 
 from .connection import S3Connection, error_code, is_transient
@@ -14,7 +15,7 @@ from .connection import S3Connection, error_code, is_transient
 log = logging.getLogger(__name__)
 
 
-class RangedReader(io.RawIOBase):
+class RangedReader(SeekableReader):
     """Reads ``key`` from the current position with one ``Range: bytes=<pos>-`` GET.
 
     Sequential reads stream through a single response; ``seek()`` just moves the position
@@ -24,51 +25,19 @@ class RangedReader(io.RawIOBase):
     """
 
     def __init__(self, conn: S3Connection, key: str, size: int) -> None:
-        super().__init__()
+        super().__init__(size)
         self.conn = conn
         self.key = key
-        self.size = size
-        self._pos = 0
         self._body: Any = None
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_SET:
-            target = offset
-        elif whence == io.SEEK_CUR:
-            target = self._pos + offset
-        elif whence == io.SEEK_END:
-            target = self.size + offset
-        else:
-            raise ValueError(f"invalid whence {whence!r}")
-        if target < 0:
-            raise ValueError(f"negative seek position {target}")
-        if target != self._pos:
-            self._drop()
-            self._pos = target
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        if self.closed:
-            raise ValueError("I/O operation on closed file")
-        want = min(len(buffer), self.size - self._pos)
-        if want <= 0:
-            return 0
+    def _read_next(self, want: int) -> bytes:
         for delay in self.conn.backoff():
             try:
                 if self._body is None:
                     self._body = self._open_range()
-                data = self._body.read(want)
+                data: bytes = self._body.read(want)
                 if not data:
-                    raise ConnectionError(f"S3 object {self.key!r} ended at byte {self._pos} of {self.size}")
+                    raise ConnectionError(f"S3 object {self.key!r} ended at byte {self._pos} of {self._size}")
                 break
             except Exception as exc:
                 self._drop()
@@ -77,20 +46,20 @@ class RangedReader(io.RawIOBase):
                     content = "".join(self.key.rsplit("/", 2)[-2:])  # keys are .../content/ab/<rest of sha256>
                     raise IntegrityError(
                         f"content {content} (S3 object {self.key!r}) ends before byte {self._pos} although its "
-                        f"pointer records {self.size} bytes (truncated or replaced); run 'artifactstore fsck'"
+                        f"pointer records {self._size} bytes (truncated or replaced); run 'artifactstore fsck'"
                     ) from exc
                 if not is_transient(exc) or delay is None:
                     raise self.conn.wrap(exc, f"read {self.key}") from exc
                 log.info("reading %s at %d failed (%s); reopening", self.key, self._pos, exc)
                 time.sleep(delay)
-        n = len(data)
-        buffer[:n] = data
-        self._pos += n
-        return n
+        return data
+
+    def _seek_to(self, target: int) -> None:
+        self._drop()  # the next read opens a range at the new position
 
     def _open_range(self) -> Any:
         response = self.conn.client.get_object(
-            Bucket=self.conn.bucket, Key=self.key, Range=f"bytes={self._pos}-{self.size - 1}"
+            Bucket=self.conn.bucket, Key=self.key, Range=f"bytes={self._pos}-{self._size - 1}"
         )
         return response["Body"]
 

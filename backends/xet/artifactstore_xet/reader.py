@@ -11,12 +11,13 @@ caller holds the stream open.
 
 from __future__ import annotations
 
-import io
 import os
 import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+
+from artifactstore.engine import SeekableReader
 
 #: First window after opening or seeking: small, so random access stays cheap.
 MIN_WINDOW = 256 * 1024
@@ -46,7 +47,7 @@ def _prefetcher() -> ThreadPoolExecutor:
         return _executor
 
 
-class XetRangeReader(io.RawIOBase):
+class XetRangeReader(SeekableReader):
     """Read-only, seekable view of ``size`` bytes that ``fetch(start, end)`` returns by range."""
 
     def __init__(
@@ -58,16 +59,14 @@ class XetRangeReader(io.RawIOBase):
         max_window: int = MAX_WINDOW,
         prefetch: int = PREFETCH,
     ) -> None:
-        super().__init__()
+        super().__init__(size)
         self._prefetch = prefetch
         # Windows being fetched in the background, in file order: (start, end, future).
         self._ahead: deque[tuple[int, int, Future[list[bytes]]]] = deque()
         self._fetch = fetch
-        self._size = size
         self._min_window = min_window
         self._max_window = max(max_window, min_window)
         self._window = min_window
-        self._pos = 0
         # The current window as hf-xet returned it: (offset in the file, bytes) pieces.
         self._pieces: list[tuple[int, bytes]] = []
         self._window_end = 0
@@ -75,55 +74,20 @@ class XetRangeReader(io.RawIOBase):
         self.bytes_fetched = 0
         self.fetches = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_SET:
-            target = offset
-        elif whence == io.SEEK_CUR:
-            target = self._pos + offset
-        elif whence == io.SEEK_END:
-            target = self._size + offset
-        else:
-            raise ValueError(f"invalid whence {whence!r}")
-        if target < 0:
-            raise ValueError(f"negative seek position {target}")
-        self._pos = target
-        return target
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        memoryview(buffer)[: len(data)] = data
-        return len(data)
-
-    def read(self, size: int | None = -1) -> bytes:
-        if self.closed:
-            raise ValueError("read from a closed Xet stream")
-        end = self._size if size is None or size < 0 else min(self._size, self._pos + size)
-        if end <= self._pos:
-            return b""
+    def _read_next(self, want: int) -> bytes:
+        pos, end = self._pos, self._pos + want
         parts = []
-        while self._pos < end:
-            piece = self._piece_at(self._pos)
+        while pos < end:
+            piece = self._piece_at(pos)
             if piece is None:
-                self._fill(end - self._pos)
+                self._fill(pos, end - pos)
                 continue
             start, data = piece
-            offset = self._pos - start
-            take = min(len(data) - offset, end - self._pos)
+            offset = pos - start
+            take = min(len(data) - offset, end - pos)
             parts.append(data if offset == 0 and take == len(data) else data[offset : offset + take])
-            self._pos += take
+            pos += take
         return parts[0] if len(parts) == 1 else b"".join(parts)
-
-    def readall(self) -> bytes:
-        return self.read(-1)
 
     def _piece_at(self, pos: int) -> tuple[int, bytes] | None:
         for start, data in self._pieces:
@@ -131,26 +95,27 @@ class XetRangeReader(io.RawIOBase):
                 return start, data
         return None
 
-    def _fill(self, wanted: int) -> None:
-        sequential = self.fetches > 0 and self._pos == self._window_end
+    def _fill(self, start: int, wanted: int) -> None:
+        """Make the window that starts at ``start`` current: a prefetched one, or a new fetch."""
+        sequential = self.fetches > 0 and start == self._window_end
         self._window = min(self._window * 2, self._max_window) if sequential else self._min_window
-        length = min(max(self._window, min(wanted, self._max_window)), self._size - self._pos)
+        length = min(max(self._window, min(wanted, self._max_window)), self._size - start)
         self._pieces = []  # let the old window go before the new one arrives
-        if self._ahead and self._ahead[0][0] == self._pos:
+        if self._ahead and self._ahead[0][0] == start:
             pieces = self._ahead.popleft()[2].result()
         else:
             self._cancel_ahead()  # a seek elsewhere: the prefetched windows are not needed
-            pieces = self._fetch(self._pos, self._pos + length)
+            pieces = self._fetch(start, start + length)
         self.fetches += 1
-        offset = self._pos
+        offset = start
         for data in pieces:
             if data:
                 self._pieces.append((offset, data))
                 offset += len(data)
-        self.bytes_fetched += offset - self._pos
+        self.bytes_fetched += offset - start
         self._window_end = offset
-        if offset == self._pos:
-            raise OSError(f"the Xet CAS returned no bytes at offset {self._pos} of a {self._size}-byte file")
+        if offset == start:
+            raise OSError(f"the Xet CAS returned no bytes at offset {start} of a {self._size}-byte file")
         if sequential:
             self._top_up(offset)
 
