@@ -112,11 +112,6 @@ class Registry:
         except KeyError:
             raise UnknownBackend(f"backend {name!r} provides no conformance target") from None
 
-    @property
-    def plugin_manager(self) -> pluggy.PluginManager:
-        self._load()
-        return self._pm
-
 
 _registry: Registry | None = None
 _registry_env: str | None = None

@@ -144,22 +144,11 @@ def is_hex_id(text: str) -> bool:
     return bool(_HEX.fullmatch(text))
 
 
-def path_parent(path: str) -> str:
-    return path.rsplit("/", 1)[0] if "/" in path else ""
-
-
-def is_within(path: str, directory: str) -> bool:
-    """True when ``path`` is ``directory`` itself or below it ("" contains everything)."""
-    return directory == "" or path == directory or path.startswith(directory + "/")
-
-
 __all__ = [
     "MAX_PATH_BYTES",
     "MAX_REF_BYTES",
     "MAX_SEGMENT_BYTES",
     "is_hex_id",
-    "is_within",
-    "path_parent",
     "split_revision",
     "validate_path",
     "validate_ref_name",

@@ -3,7 +3,7 @@
     python benchmarks/s3_bench.py                         # 1 GiB file, 100 small commits, 3 runs
     python benchmarks/s3_bench.py --size-mib 128 --runs 3 # quicker
 
-Measured in one run against one local server process (artifactstore_s3.server, moto on
+Measured in one run against one local server process (artifactstore_s3.testing.MotoServer, moto on
 loopback): MB/s for a large file in and out, and small-file commits per second, for
 ``S3Store`` and for MLflow's built-in ``S3ArtifactRepository`` (the baseline: one plain
 PutObject / multipart upload per file, no history). Medians of ``--runs`` runs; every
@@ -116,7 +116,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     os.environ["ARTIFACTSTORE_PLUGINS"] = "s3"
-    from artifactstore_s3.localserver import LocalS3Server, environment
+    from artifactstore_s3.testing import MotoServer, environment
 
     size = args.size_mib * MiB
     results: dict[str, list[float]] = {}
@@ -124,7 +124,7 @@ def main() -> None:
     def add(name: str, value: float) -> None:
         results.setdefault(name, []).append(value)
 
-    with tempfile.TemporaryDirectory() as tmp, LocalS3Server() as server, environment(server):
+    with tempfile.TemporaryDirectory() as tmp, MotoServer() as server, environment(server):
         os.environ["XDG_CACHE_HOME"] = str(Path(tmp) / "cache")
         server.create_bucket(BUCKET)
         client = server.client()

@@ -9,6 +9,9 @@ A backend's test file is one class::
 
 or, for a store that is not registered as a plugin, subclass :class:`ConformanceSuite` and
 provide the ``store_factory``, ``corrupt_content`` and ``corrupt_object`` fixtures.
+
+:func:`check_invariants` is the oracle the fault-injection tests assert after a crash, a full
+disk or damaged bytes (see :mod:`artifactstore_conformance.invariants`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from .diff_merge import DiffTests, MergeTests
 from .fixtures import StoreFixtures
 from .history import HistoryTests, TimeTravelTests
 from .integrity import IntegrityTests, MaintenanceTests
+from .invariants import InvariantReport, check_invariants, inspect_store
 from .large import LargeDirectoryTests, LargeFileTests
 from .reads import ReadTests
 from .refs import BranchTests, TagTests
@@ -41,6 +45,7 @@ __all__ = [
     "DiffTests",
     "HistoryTests",
     "IntegrityTests",
+    "InvariantReport",
     "LargeDirectoryTests",
     "LargeFileTests",
     "MaintenanceTests",
@@ -50,4 +55,6 @@ __all__ = [
     "StoreFixtures",
     "TagTests",
     "TimeTravelTests",
+    "check_invariants",
+    "inspect_store",
 ]

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from artifactstore_conformance import check_invariants
 
 from artifactstore.conformance_target import ConformanceTarget
 from artifactstore.errors import IntegrityError, NotFound
-from artifactstore.invariants import check_invariants
 from artifactstore.values import Put
 
 from .conftest import INLINE, PERSISTENT, FaultTable, open_store

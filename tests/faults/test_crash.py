@@ -7,7 +7,7 @@ a large one (above the inline threshold, so it goes to the content store; stream
 * the branch points at the old commit, or (only when killed after the swap) at a complete
   new one - never at something partial;
 * every file at every ref head reads back as exactly the old or the new bytes, and no
-  listing shows a staging name (:func:`artifactstore.invariants.check_invariants`);
+  listing shows a staging name (:func:`artifactstore_conformance.check_invariants`);
 * ``fsck`` is clean (unreachable leftovers allowed), ``gc(grace_seconds=0)`` removes the
   leftovers (fsck then counts zero unreachable objects and content);
 * the same commit then succeeds.
@@ -18,9 +18,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from artifactstore_conformance import inspect_store
 
 from artifactstore.conformance_target import ConformanceTarget
-from artifactstore.invariants import inspect_store
 from artifactstore.values import Put
 
 from .conftest import PERSISTENT, FaultTable, make_payload, open_store, run_child, storage_staging

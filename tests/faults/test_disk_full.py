@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from artifactstore_conformance import inspect_store
 
 from artifactstore.conformance_target import ConformanceTarget
-from artifactstore.invariants import inspect_store
 from artifactstore.values import Put
 
 from .conftest import ChildResult, FaultTable, make_payload, open_store, run_child, storage_staging

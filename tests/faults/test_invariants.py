@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 
+from artifactstore_conformance.invariants import check_invariants, inspect_store, is_staging_name
+
 from artifactstore.backends.memory import MemoryStore
-from artifactstore.invariants import check_invariants, inspect_store, is_staging_name
 from artifactstore.values import Put
 
 

@@ -29,10 +29,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from artifactstore_conformance import inspect_store
 
 import artifactstore
 from artifactstore.conformance_target import ConformanceTarget
-from artifactstore.invariants import inspect_store
 
 from .conftest import PERSISTENT, FaultTable, make_payload
 

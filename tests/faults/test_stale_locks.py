@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from artifactstore_conformance import check_invariants, inspect_store
 from artifactstore_git.locks import LockOwner
 
 from artifactstore.conformance_target import ConformanceTarget
 from artifactstore.errors import LockTimeout
-from artifactstore.invariants import check_invariants, inspect_store
 
 from .conftest import FaultTable, make_payload, open_store, run_child
 

@@ -1,6 +1,6 @@
 """Fixtures for the s3 backend's tests: a real S3-protocol server over HTTP on loopback.
 
-The server is :mod:`artifactstore_s3.server` (moto's server made CAS-safe) in its own
+The server is :class:`artifactstore_s3.testing.MotoServer` (moto's server made CAS-safe) in its own
 process on a free port, reached by boto3 through ``AWS_ENDPOINT_URL`` exactly as a user's
 configuration would point it at any S3-compatible endpoint.
 """
@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("moto.server", reason="the local S3 server needs moto[server]: pip install 'moto[server]'")
 
 from artifactstore_s3 import S3Store
-from artifactstore_s3.localserver import LocalS3Server, environment
+from artifactstore_s3.testing import LocalS3Server, MotoServer, environment
 
 BUCKET = "artifactstore-tests"
 _counter = itertools.count()
@@ -36,7 +36,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPath
 
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[LocalS3Server]:
-    with LocalS3Server() as server, environment(server):
+    with MotoServer() as server, environment(server):
         server.create_bucket(BUCKET)
         yield server
 

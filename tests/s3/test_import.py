@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from artifactstore_s3 import S3Store
-from artifactstore_s3.localserver import LocalS3Server
+from artifactstore_s3.testing import LocalS3Server
 
 import artifactstore
 from artifactstore.errors import InvalidInput, InvalidPath

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from artifactstore_conformance import BackendSuite
 from artifactstore_s3.conformance import S3ConformanceTarget
-from artifactstore_s3.localserver import LocalS3Server
+from artifactstore_s3.testing import LocalS3Server
 
 
 class TestS3Conformance(BackendSuite):  # type: ignore[misc]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from artifactstore_s3 import S3Store
-from artifactstore_s3.localserver import LocalS3Server, environment
+from artifactstore_s3.testing import LocalS3Server, MotoServer, environment
 
 import artifactstore
 
@@ -46,7 +46,7 @@ class RestartingStream(io.RawIOBase):
 
 @pytest.mark.slow
 def test_server_restarted_in_the_middle_of_a_large_upload(tmp_path: Path) -> None:
-    server = LocalS3Server(journal=str(tmp_path / "journal")).start()
+    server = MotoServer(journal=str(tmp_path / "journal")).start()
     env = environment(server)
     env.__enter__()
     try:

@@ -1,9 +1,9 @@
 """What the shared conformance suite needs to test the s3 backend.
 
-With no ``--uri``, the first store starts the local S3-protocol server
-(:mod:`artifactstore_s3.server`, moto in its own process on a free loopback port), points
-boto3 at it with dummy credentials for the rest of the session, and creates a bucket; the
-session's end stops it. With ``--uri artifactstore+s3://bucket/prefix`` stores are made
+With no ``--uri``, the first store starts a local S3-protocol server
+(:class:`artifactstore_s3.testing.MotoServer`, moto in its own process on a free loopback
+port), points boto3 at it with dummy credentials for the rest of the session, and creates a
+bucket; the session's end stops it. With ``--uri artifactstore+s3://bucket/prefix`` stores are made
 under that prefix with the caller's own boto3 configuration and no server is started.
 """
 
@@ -20,8 +20,8 @@ from pathlib import Path
 from artifactstore import ArtifactStore, ConformanceTarget
 from artifactstore.errors import InvalidURI
 
-from .localserver import LocalS3Server, environment
 from .store import S3Store
+from .testing import LocalS3Server, MotoServer, environment
 
 BUCKET = "artifactstore-conformance"
 _counter = itertools.count()
@@ -48,7 +48,7 @@ class S3ConformanceTarget(ConformanceTarget):
             self._external.create_bucket(BUCKET)
             return self._external
         if self._server is None:
-            server = LocalS3Server().start()
+            server = MotoServer().start()
             self._env = contextlib.ExitStack()
             self._env.enter_context(environment(server))
             server.create_bucket(BUCKET)

@@ -35,10 +35,6 @@ def os_errno(exc: BaseException) -> int | None:
     return int(found[-1]) if found else None
 
 
-def is_disk_full(exc: BaseException) -> bool:
-    return os_errno(exc) in DISK_FULL
-
-
 def write_failure(exc: BaseException, *, what: str, where: str) -> OSError:
     """One sentence naming ``what`` was written to which CAS (``where``), why it failed and the fix."""
     code = os_errno(exc)
@@ -71,4 +67,4 @@ def translated(*, what: str, where: str) -> Iterator[None]:
         raise write_failure(exc, what=what, where=where) from exc
 
 
-__all__ = ["DISK_FULL", "is_disk_full", "os_errno", "translated", "write_failure"]
+__all__ = ["DISK_FULL", "os_errno", "translated", "write_failure"]

@@ -1,7 +1,9 @@
-"""Start and stop the local S3-protocol server (:mod:`artifactstore_s3.server`) in its own process.
+"""What every local S3-protocol test server offers, whichever program it runs.
 
-Used by the conformance target, the tests and the benchmarks: a real server over HTTP on
-loopback, never an in-process patch of botocore.
+A :class:`LocalS3Server` is one server process on loopback, reached over HTTP exactly as a
+user's configuration reaches any S3-compatible endpoint; a subclass says how its program is
+started and when it is ready. :func:`environment` points boto3's standard configuration at
+a server.
 """
 
 from __future__ import annotations
@@ -10,14 +12,13 @@ import contextlib
 import logging
 import os
 import subprocess
-import sys
-import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import Any
 
 log = logging.getLogger(__name__)
 
-#: Credentials the local server accepts (it checks none); never real secrets.
+#: Credentials the local servers accept (they check none); never real secrets.
 DUMMY_ENV = {
     "AWS_ACCESS_KEY_ID": "artifactstore-test",
     "AWS_SECRET_ACCESS_KEY": "artifactstore-test",
@@ -25,17 +26,28 @@ DUMMY_ENV = {
 }
 
 
-class LocalS3Server:
+class LocalS3Server(ABC):
     """One server process on ``127.0.0.1``; ``endpoint_url`` is valid after :meth:`start`.
 
-    ``journal`` (a directory) makes its data survive :meth:`restart`.
+    ``port`` 0 lets the server pick a free port; :meth:`restart` reuses the port it got.
     """
 
-    def __init__(self, *, journal: str | None = None, port: int = 0, startup_timeout: float = 60.0) -> None:
-        self.journal = journal
+    def __init__(self, *, port: int = 0, startup_timeout: float = 60.0) -> None:
         self.port = port
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[bytes] | None = None
+
+    @abstractmethod
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        """Start the program, to listen on ``127.0.0.1`` and :attr:`port` (any free port when it is 0)."""
+
+    @abstractmethod
+    def _wait_ready(self, process: subprocess.Popen[bytes]) -> int:
+        """Return the port once ``process`` accepts connections, within :attr:`startup_timeout`.
+
+        Raise :class:`RuntimeError` saying what to install or check when it does not start;
+        :meth:`start` then ends the process.
+        """
 
     @property
     def endpoint_url(self) -> str:
@@ -44,19 +56,13 @@ class LocalS3Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> LocalS3Server:
-        cmd = [sys.executable, "-m", "artifactstore_s3.server", "--host", "127.0.0.1", "--port", str(self.port)]
-        if self.journal:
-            cmd += ["--journal", self.journal]
-        self.process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        line = _readline_with_timeout(self.process.stdout, self.startup_timeout)
-        if not line.startswith(b"READY "):
-            self.stop()
-            raise RuntimeError(
-                f"the local S3 server did not start (it said {line!r}); it needs moto's server: "
-                "pip install 'artifactstore-s3[test]' (or 'moto[server]')"
-            )
-        self.port = int(line.split()[1])
-        log.debug("local S3 server listening on %s", self.endpoint_url)
+        self.process = self._spawn()
+        try:
+            self.port = self._wait_ready(self.process)
+        except BaseException:
+            self.stop(kill=True)
+            raise
+        log.debug("local S3 server %s listening on %s", type(self).__name__, self.endpoint_url)
         return self
 
     def stop(self, *, kill: bool = False) -> None:
@@ -101,16 +107,6 @@ class LocalS3Server:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _readline_with_timeout(stream: IO[bytes] | None, timeout: float) -> bytes:
-    if stream is None:
-        return b""
-    result: list[bytes] = []
-    reader = threading.Thread(target=lambda: result.append(stream.readline()), daemon=True)
-    reader.start()
-    reader.join(timeout)
-    return result[0] if result else b""
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ It checks, on any backend and through the public API only:
    backends write before an atomic rename or swap (see :data:`STAGING_PATTERNS`), or the
    engine's internal fan-out names (``:``-prefixed), must never surface as artifact paths;
 4. every file at every ref head reads back (streamed, in full) to bytes whose size and
-   SHA-256 match its :class:`~artifactstore.values.Entry`; a read that raises is reported,
+   SHA-256 match its :class:`~artifactstore.Entry`; a read that raises is reported,
    a read that returns other bytes is reported as *wrong bytes* (the worst outcome).
 
 The result is a list of one-sentence problems; empty means the store is sound.
@@ -25,14 +25,11 @@ The result is a list of one-sentence problems; empty means the store is sound.
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .store import ArtifactStore
-
-log = logging.getLogger(__name__)
+from artifactstore import ArtifactStore
 
 #: Names the backends use while a write is in flight, before the atomic rename/swap:
 #: git's ``<ref>.lock`` and ``tmp_obj_*`` loose objects, the LFS port's ``artifactstore-*``

@@ -1,6 +1,6 @@
 """A local S3-protocol server for tests and benchmarks: moto's server, made safe for CAS.
 
-``python -m artifactstore_s3.server [--host 127.0.0.1] [--port 0] [--journal DIR]`` prints
+``python -m artifactstore_s3.testing.moto_server [--host 127.0.0.1] [--port 0] [--journal DIR]`` prints
 ``READY <port>`` on stdout once it accepts connections, and serves until SIGTERM.
 
 Why not plain ``moto_server``: moto 5.2 answers ``If-None-Match: *`` and ``If-Match`` with
