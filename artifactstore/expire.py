@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 from dulwich.objects import Commit as GitCommit
 from dulwich.objects import ObjectID
 
-from .engine import TreeEditor, parse_pointer
+from .engine import CommitMessage, TreeEditor, parse_pointer
 from .errors import Conflict, InvalidInput
 from .validation import validate_path
 
@@ -91,6 +91,9 @@ def parse_duration(text: str) -> timedelta:
     if not parts or "".join(n + u for n, u in parts) != text.strip().lower():
         raise InvalidInput(f"duration {text!r} is not like 90d, 12h, 2w, 30m or 1d12h")
     return timedelta(seconds=sum(float(n) * units[u] for n, u in parts))
+
+#: The trailer a squashed commit carries, saying what it stands for.
+EXPIRED_TRAILER = "Artifactstore-Expired"
 
 
 class _Rewriter:
@@ -169,12 +172,9 @@ class _Rewriter:
 
 
 def _with_note(message: bytes, note: str) -> bytes:
-    text = message.decode("utf-8", "replace")
-    # Drop the engine's byte-count trailer: it described what the squashed commits wrote.
-    marker = "\n\nArtifactstore-Logical-Bytes:"
-    if marker in text:
-        text = text[: text.index(marker)]
-    return (text.rstrip("\n") + f"\n\n{note}\n").encode("utf-8")
+    # The note replaces the trailers: they described what this one commit wrote, not the squashed history.
+    text = CommitMessage.parse(message.decode("utf-8", "replace")).text
+    return CommitMessage(text, ((EXPIRED_TRAILER, note),)).format().encode("utf-8")
 
 
 @dataclass
@@ -240,7 +240,7 @@ def expire(
         validate_path(path, what="expire path")
     if not hasattr(store, "refs") or not hasattr(store, "reader"):
         raise InvalidInput(f"{type(store).__name__} is not built on the commit engine; expire needs an EngineStore")
-    note = f"Artifactstore-Expired: history before {cutoff.isoformat(timespec='seconds')} squashed"
+    note = f"history before {cutoff.isoformat(timespec='seconds')} squashed"
     with store.writing():  # a rewritten commit may be one gc found unreachable (expire run again)
         rw = _Rewriter(store, int(cutoff.timestamp()), path, note)
 

@@ -140,6 +140,7 @@ class ArtifactStore(ABC):
         message: str | None = None,
         expect_head: str | None = None,
         author: str | None = None,
+        trailers: Mapping[str, str] | None = None,
     ) -> Commit:
         """Apply puts and deletes to ``branch`` as one atomic commit and return it.
 
@@ -150,6 +151,11 @@ class ArtifactStore(ABC):
         (a commit id, or ``""`` for "the branch must not exist yet") the commit is made only
         if the branch still points there, else :class:`~artifactstore.errors.HeadMoved`.
         A missing branch is created by its first commit.
+
+        ``trailers`` are recorded as git trailers (``Key: value`` lines at the end of the
+        message) and come back in :attr:`Commit.trailers`; :meth:`log` can select by them.
+        A key is letters, digits and ``-`` (keys starting ``Artifactstore-`` are the
+        store's own); a value is one line of text.
         """
 
     # ----------------------------------------------------------------- history
@@ -162,10 +168,20 @@ class ArtifactStore(ABC):
         """Return the commit that ``rev`` names."""
 
     @abstractmethod
-    def log(self, rev: str | None = None, *, path: str | None = None, limit: int | None = None) -> Iterator[Commit]:
+    def log(
+        self,
+        rev: str | None = None,
+        *,
+        path: str | None = None,
+        limit: int | None = None,
+        trailers: Mapping[str, str] | None = None,
+    ) -> Iterator[Commit]:
         """Yield commits reachable from ``rev``, newest first.
 
         With ``path``, only commits that changed that file or anything below that directory.
+        With ``trailers``, only commits that carry every one of those trailers with exactly
+        that value (keys compare case-insensitively), e.g. ``{"MLflow-Run": run_id}``.
+        ``limit`` counts the commits yielded.
         """
 
     @abstractmethod

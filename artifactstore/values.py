@@ -39,6 +39,11 @@ class Commit:
     of it the store did not already hold (a file stored before, under any path, adds 0; on
     xet only new chunks count). Both are ``None`` when the commit wrote no file, e.g. a pure
     delete or a merge.
+
+    ``trailers`` are the commit's machine-readable ``Key: value`` lines (git trailers), in
+    their order, given to :meth:`~artifactstore.ArtifactStore.commit`; ``message`` is the
+    text without them. The MLflow adapter records ``MLflow-Experiment``, ``MLflow-Run`` or
+    ``MLflow-Logged-Model`` and ``MLflow-Artifact-Path`` there.
     """
 
     id: str
@@ -49,6 +54,16 @@ class Commit:
     time: datetime
     logical_bytes: int | None = None
     new_bytes: int | None = None
+    trailers: tuple[tuple[str, str], ...] = ()
+
+    def trailer(self, key: str) -> str | None:
+        """The value of the last trailer named ``key`` (case-insensitive, as git compares them), or ``None``."""
+        wanted = key.lower()
+        found = None
+        for name, value in self.trailers:
+            if name.lower() == wanted:
+                found = value
+        return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ..options import as_bool, as_int
 from ..validation import validate_ref_name
+from .commits import CommitMessage
 from .gcguard import may_wait
 from .maintenance import remove_files_older_than
 from .pointer import encode_pointer, parse_pointer
@@ -24,6 +25,7 @@ from .tree import LEAF_MAX, TreeItem
 __all__ = [
     "DEFAULT_INLINE_THRESHOLD",
     "LEAF_MAX",
+    "CommitMessage",
     "ContentInfo",
     "ContentPort",
     "EngineStore",

@@ -1,8 +1,10 @@
 """Commit objects: building them, and reading them back as :class:`~artifactstore.Commit` values.
 
-A commit's message ends with the engine's trailer of byte counts
-(``Artifactstore-Logical-Bytes`` / ``Artifactstore-New-Bytes``) when it wrote files; the
-value read back carries the counts and the message without the trailer.
+A commit's message is its text, then one paragraph of git trailers (``Key: value`` lines):
+the caller's, then the engine's byte counts (``Artifactstore-Logical-Bytes`` /
+``Artifactstore-New-Bytes``) when the commit wrote files. The value read back carries the
+text, the caller's trailers and the counts separately. As in git, the trailer paragraph is
+the last paragraph of a message with more than one, when every line of it is a trailer.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import os
 import re
 import socket
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from dulwich.objects import Commit as GitCommit
@@ -21,33 +25,90 @@ from dulwich.objects import ObjectID
 from ..errors import InvalidInput, InvalidRevision
 from ..values import Commit, Operation, Put
 
-_TRAILER = re.compile(r"\n\nArtifactstore-Logical-Bytes: (\d+)\nArtifactstore-New-Bytes: (\d+)\n?$")
 _AUTHOR = re.compile(r"^[^<>\n]+ <[^<>\n]*>$")
+_TRAILER_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9-]*): ?(.*)$")
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+LOGICAL_BYTES = "Artifactstore-Logical-Bytes"
+NEW_BYTES = "Artifactstore-New-Bytes"
+RESERVED_PREFIX = "artifactstore-"
 
 
-def byte_trailer(logical: int | None, new: int) -> str:
-    """The trailer recording a commit's logical and new bytes ("" for a commit of deletes only)."""
-    return f"\n\nArtifactstore-Logical-Bytes: {logical}\nArtifactstore-New-Bytes: {new}\n" if logical is not None else ""
+@dataclass(frozen=True, slots=True)
+class CommitMessage:
+    """A commit message taken apart: the text, the caller's trailers, the engine's byte counts."""
+
+    text: str
+    trailers: tuple[tuple[str, str], ...] = ()
+    logical_bytes: int | None = None
+    new_bytes: int | None = None
+
+    @classmethod
+    def parse(cls, raw: str) -> CommitMessage:
+        """Take apart a message as :meth:`format` writes it (and as git reads trailers)."""
+        body = raw.rstrip("\n")
+        text, sep, last = body.rpartition("\n\n")
+        lines = last.split("\n") if sep else []
+        matches = [_TRAILER_LINE.match(line) for line in lines]
+        if not lines or not all(matches):
+            return cls(body)
+        trailers: list[tuple[str, str]] = []
+        logical = new = None
+        for match in matches:
+            assert match is not None
+            key, value = match.group(1), match.group(2)
+            if key == LOGICAL_BYTES and value.isdigit():
+                logical = int(value)
+            elif key == NEW_BYTES and value.isdigit():
+                new = int(value)
+            else:
+                trailers.append((key, value))
+        return cls(text.rstrip("\n"), tuple(trailers), logical, new)
+
+    def format(self) -> str:
+        """The message's text, then one paragraph of trailers (the byte counts last)."""
+        lines = [f"{key}: {value}" for key, value in self.trailers]
+        if self.logical_bytes is not None:
+            lines += [f"{LOGICAL_BYTES}: {self.logical_bytes}", f"{NEW_BYTES}: {self.new_bytes or 0}"]
+        return self.text + ("\n\n" + "\n".join(lines) if lines else "") + "\n"
+
+    def has(self, wanted: Mapping[str, str]) -> bool:
+        """Whether every ``key: value`` of ``wanted`` is among the trailers (keys case-insensitive)."""
+        mine = {(key.lower(), value) for key, value in self.trailers}
+        return all((key.lower(), value) in mine for key, value in wanted.items())
+
+
+def check_trailers(trailers: Mapping[str, str] | None, *, reserved_ok: bool = False) -> tuple[tuple[str, str], ...]:
+    """``trailers`` checked: keys of letters, digits and ``-``, values of one line."""
+    if trailers is None:
+        return ()
+    if not isinstance(trailers, Mapping):
+        raise InvalidInput(f"trailers must be a mapping of key to value, got {type(trailers).__name__}")
+    checked = []
+    for key, value in trailers.items():
+        if not isinstance(key, str) or not _KEY.match(key):
+            raise InvalidInput(f"trailer key {key!r} must be letters, digits and '-', starting with a letter or digit")
+        if not reserved_ok and key.lower().startswith(RESERVED_PREFIX):
+            raise InvalidInput(f"trailer key {key!r} is reserved for the store's own trailers; choose another name")
+        if not isinstance(value, str) or not value.strip() or any(c in value for c in "\r\n\x00"):
+            raise InvalidInput(f"trailer {key!r} needs a value of one non-empty line of text, got {value!r}")
+        checked.append((key, value.strip()))
+    return tuple(checked)
 
 
 def commit_value(commit: GitCommit) -> Commit:
     """The :class:`~artifactstore.Commit` a git commit object stands for."""
-    message = commit.message.decode("utf-8", "replace")
-    logical = new = None
-    match = _TRAILER.search(message)
-    if match:
-        logical, new = int(match.group(1)), int(match.group(2))
-        message = message[: match.start()]
+    message = CommitMessage.parse(commit.message.decode("utf-8", "replace"))
     tz = timezone(timedelta(seconds=commit.commit_timezone))
     return Commit(
         id=commit.id.decode(),
         tree=commit.tree.decode(),
         parents=tuple(p.decode() for p in commit.parents),
-        message=message.rstrip("\n"),
+        message=message.text,
         author=commit.author.decode("utf-8", "replace"),
         time=datetime.fromtimestamp(commit.commit_time, tz),
-        logical_bytes=logical,
-        new_bytes=new,
+        logical_bytes=message.logical_bytes,
+        new_bytes=message.new_bytes,
+        trailers=message.trailers,
     )
 
 
@@ -115,8 +176,9 @@ def short(oid: bytes | None) -> str:
 
 
 __all__ = [
+    "CommitMessage",
     "author_line",
-    "byte_trailer",
+    "check_trailers",
     "commit_message",
     "commit_value",
     "expected_head",

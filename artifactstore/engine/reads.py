@@ -6,14 +6,14 @@ import builtins
 import hashlib
 import io
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import BinaryIO, NamedTuple
 
 from ..errors import InvalidInput, InvalidRevision, IsADirectory, NotADirectory, NotFound, RevisionNotFound
 from ..store import ArtifactStore
 from ..validation import is_hex_id, split_revision, validate_path
 from ..values import Change, Commit, Entry
-from .commits import commit_value
+from .commits import CommitMessage, check_trailers, commit_value
 from .diff import diff_dirs, walk_files
 from .history import walk
 from .objects import ObjectReader, PendingObjects
@@ -169,20 +169,30 @@ class EngineReads(ArtifactStore):
     def get_commit(self, rev: str | None = None) -> Commit:
         return commit_value(self.reader.commit(self.resolve_id(rev)))
 
-    def log(self, rev: str | None = None, *, path: str | None = None, limit: int | None = None) -> Iterator[Commit]:
+    def log(
+        self,
+        rev: str | None = None,
+        *,
+        path: str | None = None,
+        limit: int | None = None,
+        trailers: Mapping[str, str] | None = None,
+    ) -> Iterator[Commit]:
         if path is not None:
             validate_path(path, allow_root=True)
         if limit is not None and limit < 0:
             raise InvalidInput(f"limit must be >= 0, got {limit}")
+        wanted = dict(check_trailers(trailers, reserved_ok=True))
         start = self.resolve_id(rev)
-        return self._log(start, path, limit)
+        return self._log(start, path, limit, wanted)
 
-    def _log(self, start: bytes, path: str | None, limit: int | None) -> Iterator[Commit]:
+    def _log(self, start: bytes, path: str | None, limit: int | None, trailers: Mapping[str, str]) -> Iterator[Commit]:
         ops = self.tree_ops()
         count = 0
         for commit in walk(self.reader, start):
             if limit is not None and count >= limit:
                 return
+            if trailers and not CommitMessage.parse(commit.message.decode("utf-8", "replace")).has(trailers):
+                continue
             if path:
                 mine = ops.lookup_path(commit.tree, path)
                 others = [ops.lookup_path(self.reader.commit(p).tree, path) for p in commit.parents]

@@ -18,7 +18,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from dulwich.objects import Blob
 from dulwich.objects import Commit as GitCommit
@@ -37,7 +37,16 @@ from ..errors import (
 from ..store import as_stream
 from ..validation import validate_path, validate_ref_name
 from ..values import Commit, Delete, Operation, Put
-from .commits import author_line, byte_trailer, commit_message, commit_value, expected_head, make_commit, short
+from .commits import (
+    CommitMessage,
+    author_line,
+    check_trailers,
+    commit_message,
+    commit_value,
+    expected_head,
+    make_commit,
+    short,
+)
 from .group import CommitQueue, CommitRequest
 from .objects import PendingObjects
 from .pointer import encode_pointer, parse_pointer
@@ -72,9 +81,12 @@ class EngineWrites(EngineReads):
         message: str | None = None,
         expect_head: str | None = None,
         author: str | None = None,
+        trailers: Mapping[str, str] | None = None,
     ) -> Commit:
         with self.writing():
-            return self._commit(changes, branch=branch, message=message, expect_head=expect_head, author=author)
+            return self._commit(
+                changes, branch=branch, message=message, expect_head=expect_head, author=author, trailers=trailers
+            )
 
     def _commit(
         self,
@@ -84,6 +96,7 @@ class EngineWrites(EngineReads):
         message: str | None,
         expect_head: str | None,
         author: str | None,
+        trailers: Mapping[str, str] | None,
     ) -> Commit:
         branch = validate_ref_name(branch or self.default_branch)
         self._check_branch_writable(branch)
@@ -91,6 +104,7 @@ class EngineWrites(EngineReads):
         wanted = _changes_by_path(ops_in)  # paths first: a bad path is named before anything else
         by = author_line(author)
         text = commit_message(message, ops_in)
+        extra = check_trailers(trailers)
         expected = expected_head(expect_head)
         ref = HEADS + branch
 
@@ -120,7 +134,7 @@ class EngineWrites(EngineReads):
             base_tree=base_tree,
             expects_head=expected is not None,
             author=by,
-            message=text + byte_trailer(logical, new),
+            message=CommitMessage(text, extra, logical, new).format(),
             blobs=unwritten,
         )
         return self._queue(ref).submit(request, lambda batch, more: self._commit_batch(ref, branch, batch, more))

@@ -16,6 +16,7 @@ from artifactstore import (
     Conflict,
     Delete,
     HeadMoved,
+    InvalidInput,
     InvalidPath,
     InvalidRefName,
     InvalidRevision,
@@ -97,6 +98,12 @@ BAD_INPUTS: list[BadInput] = [
     BadInput("list-path-slash", lambda s, _: s.list("a/"), InvalidPath, ("a/",)),
     BadInput("stat-absolute", lambda s, _: s.stat("/file.txt"), InvalidPath, ("/file.txt",)),
     BadInput("log-path-bad", lambda s, _: list(s.log(path="a//b.txt")), InvalidPath, ("a//b.txt",)),
+    BadInput("trailer-key-bad", lambda s, _: s.put_bytes("t", b"1", trailers={"MLflow Run": "x"}), InvalidInput, ("MLflow Run",)),
+    BadInput("trailer-value-newline", lambda s, _: s.put_bytes("t", b"1", trailers={"K": "a\nb"}), InvalidInput, ("'K'",)),
+    BadInput(
+        "trailer-reserved", lambda s, _: s.put_bytes("t", b"1", trailers={"Artifactstore-New-Bytes": "0"}), InvalidInput,
+        ("Artifactstore-New-Bytes",),
+    ),
     BadInput("diff-prefix-bad", lambda s, _: s.diff("v1", "main", prefix="../a"), InvalidPath, ("../a",)),
     BadInput("upload-prefix-bad", lambda s, st: s.upload_dir(st.tmp, "bad/"), InvalidPath, ("bad/",)),
     # ---- clashes with the existing tree, or inside one commit

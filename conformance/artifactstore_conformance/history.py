@@ -98,6 +98,26 @@ class HistoryTests(StoreFixtures):
         assert [c.id for c in store.log(path="dir", limit=1)] == [d3]
         assert [c.id for c in store.log(path="dir/sub")] == [d2]
 
+    def test_trailers_come_back_and_log_selects_by_them(self, store: ArtifactStore) -> None:
+        run_a = {"MLflow-Run": "a" * 32, "MLflow-Artifact-Path": "model/MLmodel"}
+        c1 = store.put_bytes("1/a/model/MLmodel", b"m", message="log MLmodel", trailers=run_a)
+        c2 = store.commit([Put("1/b/x", b"x")], message="other run", trailers={"MLflow-Run": "b" * 32})
+        c3 = store.put_bytes("1/a/metrics.json", b"{}", trailers={"mlflow-run": "a" * 32})
+        c4 = store.put_bytes("plain", b"p", message="no trailers\n\nbut: a paragraph that reads like one")
+        got = store.get_commit(c1.id)
+        assert got.message == "log MLmodel"
+        assert got.trailers == (("MLflow-Run", "a" * 32), ("MLflow-Artifact-Path", "model/MLmodel"))
+        assert got.trailer("mlflow-run") == "a" * 32
+        assert got.logical_bytes == 1, "the store's byte counts stay out of the trailers"
+        assert c1.trailers == got.trailers
+        assert [c.id for c in store.log(trailers={"MLflow-Run": "a" * 32})] == [c3.id, c1.id]
+        assert [c.id for c in store.log(trailers={"mlflow-run": "b" * 32})] == [c2.id]
+        assert [c.id for c in store.log(trailers={"MLflow-Run": "a" * 32}, limit=1)] == [c3.id]
+        assert list(store.log(trailers={"MLflow-Run": "a" * 32, "MLflow-Artifact-Path": "nope"})) == []
+        assert [c.id for c in store.log(path="1/a/model", trailers={"MLflow-Run": "a" * 32})] == [c1.id]
+        plain = store.get_commit(c4.id)  # the caller's text stays text: the store's trailers follow it
+        assert (plain.message, plain.trailers) == ("no trailers\n\nbut: a paragraph that reads like one", ())
+
     def test_log_of_a_deleted_file_keeps_its_history(self, store: ArtifactStore) -> None:
         c1 = store.put_bytes("gone.txt", b"here").id
         c2 = store.delete("gone.txt").id
