@@ -76,10 +76,7 @@ class XetStore(RepositoryStore):
     """
 
     name = "xet"
-    persistent = True
-    cross_process = True
     chunk_dedup = True
-    bounded_memory = True
 
     def __init__(
         self,
