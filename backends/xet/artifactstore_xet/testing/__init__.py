@@ -1,9 +1,11 @@
-"""Test-only parts of the xet backend: a Xet CAS server written from the published protocol.
+"""Test-only parts of the xet backend: servers written from published protocols.
 
 Nothing here is imported by the backend at run time. :class:`CasServer` runs
-:mod:`.cas_server` as a child process on ``127.0.0.1:0`` with a token (and a refresh URL
-that hands out new ones), so tests and the conformance suite's ``xet-remote`` target reach
-a remote CAS through the real hf-xet client.
+:mod:`.cas_server` (a Xet CAS, from xet-core's ``openapi/cas.openapi.yaml``) as a child
+process on ``127.0.0.1:0`` with a token and a refresh URL that hands out new ones, so tests
+and the conformance suite's remote target reach a remote CAS through the real hf-xet
+client. :class:`HubServer` runs :mod:`.hub_server` (the Hugging Face Hub endpoints
+``huggingface_hub`` calls, with that CAS behind them at ``/cas``).
 """
 
 from __future__ import annotations
@@ -65,4 +67,38 @@ class CasServer:
         return options
 
 
-__all__ = ["CasServer", "ServerProcess"]
+@dataclass
+class HubServer:
+    """The test Hub server in a child process; ``token`` is the Hub token it accepts (``HF_TOKEN``)."""
+
+    root: Path
+    token: str = field(default_factory=lambda: "hf_" + secrets.token_hex(16))
+    process: ServerProcess = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.process = ServerProcess("artifactstore_xet.testing.hub_server", self.root, ("--hub-token", self.token))
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+    def start(self) -> str:
+        url = self.process.start()
+        self.process.url = url  # /_control/ lives with the CAS under /cas
+        return url
+
+    def kill(self) -> None:
+        self.process.kill()
+
+    def cas_stats(self) -> dict[str, int]:
+        import json
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"{self.url}/cas/_control/stats", headers={"X-Control-Secret": self.process.control_secret}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return dict(json.loads(response.read()))
+
+
+__all__ = ["CasServer", "HubServer", "ServerProcess"]

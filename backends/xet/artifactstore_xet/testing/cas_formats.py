@@ -51,6 +51,8 @@ class FileRecord:
 
     file_hash: str
     segments: tuple[Segment, ...]
+    #: The file's SHA-256 (hex) when the shard carries the metadata extension, else ``None``.
+    sha256: str | None = None
 
     @property
     def size(self) -> int:
@@ -83,9 +85,11 @@ def parse_shard_files(data: bytes) -> list[FileRecord]:
             pos += ENTRY_SIZE
         if flags & FLAG_WITH_VERIFICATION:
             pos += ENTRY_SIZE * count
+        sha256 = None
         if flags & FLAG_WITH_METADATA_EXT:
+            sha256 = hash_hex(data[pos : pos + 32])
             pos += ENTRY_SIZE
-        files.append(FileRecord(hash_hex(raw_hash), tuple(segments)))
+        files.append(FileRecord(hash_hex(raw_hash), tuple(segments), sha256))
 
 
 def chunk_offsets(xorb: bytes) -> list[int]:

@@ -61,11 +61,13 @@ class CasState:
         self.xorb_dir.mkdir(parents=True, exist_ok=True)
         self.shard_dir.mkdir(parents=True, exist_ok=True)
         self.files: dict[str, FileRecord] = {}
+        #: SHA-256 -> Xet file hash, from the shards' metadata (what a Hub commit's ``lfsFile`` names).
+        self.by_sha256: dict[str, str] = {}
         self._offsets: dict[str, list[int]] = {}
         self._guard = threading.Lock()
         for shard in sorted(self.shard_dir.iterdir()):
             for record in parse_shard_files(shard.read_bytes()):
-                self.files[record.file_hash] = record
+                self._register(record)
 
     # ------------------------------------------------------------------ tokens
     def token_ok(self, header: str | None) -> bool:
@@ -121,8 +123,13 @@ class CasState:
             _write_atomically(path, body)
         with self._guard:
             for record in records:
-                self.files[record.file_hash] = record
+                self._register(record)
         return new
+
+    def _register(self, record: FileRecord) -> None:
+        self.files[record.file_hash] = record
+        if record.sha256:
+            self.by_sha256[record.sha256] = record.file_hash
 
     def sign(self, xorb: str, expiry: int) -> str:
         return hmac.new(self.signing_key, f"{xorb}:{expiry}".encode(), hashlib.sha256).hexdigest()
@@ -249,16 +256,19 @@ def cas_routes(state: CasState, *, prefix: str = "") -> list[Any]:
         path = state.xorb_path(xorb)
         if not path.exists():
             return Response("no such xorb", status_code=404)
-        data = path.read_bytes()
         match = RANGE.match(request.headers.get("range", ""))
         if match is None:
-            return Response(data, media_type="application/octet-stream")
-        first, last = int(match.group(1)), min(int(match.group(2)), len(data) - 1)
+            return Response(path.read_bytes(), media_type="application/octet-stream")
+        size = path.stat().st_size
+        first, last = int(match.group(1)), min(int(match.group(2)), size - 1)
+        with open(path, "rb") as f:  # only the range: a xorb holds up to 64 MiB
+            f.seek(first)
+            data = f.read(last + 1 - first)
         state.stats["xorb_range_reads"] += 1
         return Response(
-            data[first : last + 1],
+            data,
             status_code=206,
-            headers={"Content-Range": f"bytes {first}-{last}/{len(data)}"},
+            headers={"Content-Range": f"bytes {first}-{last}/{size}"},
             media_type="application/octet-stream",
         )
 
