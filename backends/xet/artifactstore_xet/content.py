@@ -166,13 +166,15 @@ class XetContentPort(ContentPort):
             return self._upload(local_path=local_path)
         if self.spool_streams is True:
             return self._spool_and_upload(stream)
+        if self.spool_streams is False:
+            return self._upload(chunks=_chunks(stream))
         started = time.perf_counter()
         head = read_at_most(stream, UPLOAD_CHUNK)
         elapsed = time.perf_counter() - started
         if len(head) < UPLOAD_CHUNK:
             # All in memory: the lock never waits on a producer, and the bytes can be sent again.
             return self._upload(chunks=[head], replay=lambda: [head])
-        if self.spool_streams is False or self._lock is None:
+        if self._lock is None:
             return self._upload(chunks=_chunks(stream, head))
         if len(head) >= FAST_PRODUCER * elapsed:
             with self._lock.hold_if_free() as free:
