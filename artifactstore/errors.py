@@ -83,6 +83,13 @@ class WriteRefused(ArtifactStoreError, PermissionError):
     """The store refuses to write, e.g. to a branch checked out in a working tree."""
 
 
+class AccessDenied(ArtifactStoreError, PermissionError):
+    """A remote service (a Xet CAS, the Hugging Face Hub) refused the credentials it was given.
+
+    The message names the service and what was being done, never the token.
+    """
+
+
 class LockTimeout(ArtifactStoreError, TimeoutError):
     """A cross-process lock could not be taken in time."""
 
@@ -101,6 +108,7 @@ class BackendUnavailable(ArtifactStoreError, ImportError):
 
 
 __all__ = [
+    "AccessDenied",
     "AlreadyExists",
     "ArtifactStoreError",
     "BackendUnavailable",

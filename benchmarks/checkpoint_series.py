@@ -9,7 +9,9 @@ Three parts, each written as one commit per file version, to a fresh store per b
 * metrics - a CSV of metrics, ``--size-mib / 32`` MiB at first, that grows by 1% per version
   (ten versions).
 
-For each backend (xet, git, memory) it reports logical bytes, stored bytes (from
+For each backend (xet, git, memory, and with ``--backends`` ``xet-remote``: the xet backend
+whose CAS is the test CAS server of ``artifactstore_xet.testing`` over loopback HTTP, stored
+bytes measured on the server's disk) it reports logical bytes, stored bytes (from
 ``ArtifactStore.stats()``, the increase over the part) and seconds, plus ingest and read-back
 speeds of the weights, and the same workload through hf-xet alone (its Python API on a fresh
 ``local://`` CAS, one upload commit per file, as the backend makes) as the speed baseline,
@@ -150,17 +152,25 @@ def timed(fn: Callable[[], object]) -> float:
 
 def run_store(backend: str, w: Workload, tmp: Path) -> Result:
     """The workload through ``artifactstore`` on one backend, in a fresh store."""
+    server = None
+    options: dict[str, object] = {}
     if backend == "memory":
         uri = f"artifactstore+memory://checkpoint-series-{time.time_ns()}"
+    elif backend == "xet-remote":
+        server = _start_cas_server(tmp)
+        options = server.store_options(refresh=False)
+        uri = f"artifactstore+xet://{tmp}/store-{backend}"
     else:
         uri = f"artifactstore+{backend}://{tmp}/store-{backend}"
-    store = artifactstore.open(uri, create=True)
+    store = artifactstore.open(uri, create=True, **options)
     r = Result()
     stored_before = 0
 
     def part_done(name: str) -> None:
         nonlocal stored_before
         stats = store.stats()
+        if server is not None:  # what the server keeps (xorbs and shards), not the index's estimate
+            stats = type(stats)(stats.files, stats.logical_bytes, _disk(server.root))
         r.stored[name] = stats.stored_bytes - stored_before
         r.logical_reported[name] = stats.logical_bytes - sum(r.logical_reported.values())
         stored_before = stats.stored_bytes
@@ -185,11 +195,25 @@ def run_store(backend: str, w: Workload, tmp: Path) -> Result:
         part_done("metrics")
     finally:
         store.close()
+        if server is not None:
+            server.kill()
         if backend == "memory":
             from artifactstore.backends.memory import forget
 
             forget(uri.split("//", 1)[1])
     return r
+
+
+def _start_cas_server(tmp: Path) -> Any:
+    """The test Xet CAS server (artifactstore_xet.testing) on loopback, with its own hf-xet cache."""
+    from artifactstore_xet.session import forget_sessions
+    from artifactstore_xet.testing import CasServer
+
+    os.environ["HF_XET_CACHE"] = str(tmp / "hf-xet-cache")
+    forget_sessions()
+    server = CasServer(tmp / "cas-server")
+    server.start()
+    return server
 
 
 def _baseline_session(cas: Path) -> Any:
@@ -394,7 +418,11 @@ def main() -> None:
     parser.add_argument("--artifact-mib", type=int, default=10, help="size of the file logged in every run (default 10)")
     parser.add_argument("--runs", type=int, default=100, help="runs that log the unchanged file (default 100)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per backend; seconds are medians (default 3)")
-    parser.add_argument("--backends", default="hf-xet,xet,git,memory", help="comma-separated (default all)")
+    parser.add_argument(
+        "--backends",
+        default="hf-xet,xet,git,memory",
+        help="comma-separated (default all but xet-remote: the xet backend on the test CAS server over loopback HTTP)",
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="where workload files and stores go")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     parser.add_argument(

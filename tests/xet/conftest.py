@@ -9,7 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from artifactstore_xet import XetStore
+from artifactstore_xet import XetEndpoint, XetStore
+from artifactstore_xet.session import forget_sessions
+from artifactstore_xet.testing import CasServer
 
 
 @pytest.fixture
@@ -35,3 +37,29 @@ def rchar() -> int:
         if line.startswith("rchar:"):
             return int(line.split()[1])
     raise AssertionError("/proc/self/io has no rchar line")
+
+
+@pytest.fixture
+def cas_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CasServer]:
+    """The test Xet CAS server in a child process on 127.0.0.1:0, with a fresh ``HF_XET_CACHE``.
+
+    hf-xet retries a failed request a few times for minutes by default; here once, within
+    seconds, so that a test of a dead server ends quickly.
+    """
+    monkeypatch.setenv("HF_XET_CACHE", str(tmp_path / "hf-xet-cache"))
+    monkeypatch.setenv("HF_XET_CLIENT_RETRY_MAX_ATTEMPTS", "2")
+    monkeypatch.setenv("HF_XET_CLIENT_RETRY_MAX_DURATION", "3s")
+    monkeypatch.setenv("HF_XET_CLIENT_RETRY_BASE_DELAY", "100ms")
+    forget_sessions()  # the next session reads the variables above
+    server = CasServer(tmp_path / "cas-server")
+    server.start()
+    yield server
+    server.kill()
+    monkeypatch.undo()
+    forget_sessions()
+
+
+def remote_store(server: CasServer, path: Path, *, create: bool = True, **options: object) -> XetStore:
+    """A store at ``path`` whose content goes to ``server`` (``options`` override the endpoint settings)."""
+    settings = {**server.store_options(), **options}
+    return XetStore(path, create=create, inline_threshold=1024, endpoint=XetEndpoint.from_options(settings))

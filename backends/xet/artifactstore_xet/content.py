@@ -46,7 +46,8 @@ from .cas_lock import CasLock, cas_lock
 from .endpoint import XetEndpoint
 from .index import ContentIndex, IndexEntry
 from .reader import MAX_WINDOW, MIN_WINDOW, PREFETCH, XetRangeReader
-from .session import get_session, open_retrying, upload_slot
+from .remote_errors import clear_shard_cache, is_stale_shard_cache, probe_reconstruction, read_failure, short_read
+from .session import forget_sessions, get_session, open_retrying, upload_slot
 from .write_errors import DISK_FULL, os_errno, translated, write_failure
 
 log = logging.getLogger(__name__)
@@ -165,13 +166,16 @@ class XetContentPort(ContentPort):
             return self._upload(local_path=local_path)
         if self.spool_streams is True:
             return self._spool_and_upload(stream)
-        if self.spool_streams is False or self._lock is None:
+        if self.spool_streams is False:
             return self._upload(chunks=_chunks(stream))
         started = time.perf_counter()
         head = read_at_most(stream, UPLOAD_CHUNK)
         elapsed = time.perf_counter() - started
         if len(head) < UPLOAD_CHUNK:
-            return self._upload(chunks=[head])  # all in memory: the lock never waits on a producer
+            # All in memory: the lock never waits on a producer, and the bytes can be sent again.
+            return self._upload(chunks=[head], replay=lambda: [head])
+        if self._lock is None:
+            return self._upload(chunks=_chunks(stream, head))
         if len(head) >= FAST_PRODUCER * elapsed:
             with self._lock.hold_if_free() as free:
                 if free:
@@ -198,6 +202,36 @@ class XetContentPort(ContentPort):
         chunks: Iterable[bytes] = (),
         spooled: bool = False,
         held: bool = False,
+        replay: Callable[[], Iterable[bytes]] | None = None,
+    ) -> ContentInfo:
+        """Upload once; against a remote CAS that lost data hf-xet's shard cache still
+        remembers, clear that cache and upload again (``replay`` gives the chunks anew; a
+        stream that cannot be re-read raises, and the caller's retry then succeeds)."""
+        try:
+            return self._upload_once(local_path=local_path, chunks=chunks, spooled=spooled, held=held)
+        except OSError as exc:
+            if self.endpoint.local_dir is not None or exc.__cause__ is None or not is_stale_shard_cache(exc.__cause__):
+                raise
+            clear_shard_cache(self.endpoint.url)
+            forget_sessions()  # a session keeps the shards it loaded: the next one reads the cleared cache
+            if local_path is None and replay is None:
+                raise OSError(
+                    errno.EIO,
+                    f"the Xet CAS {self.endpoint.url} refused the upload because it no longer holds chunks that "
+                    "hf-xet's local shard cache listed (the server lost data); the cache was cleared, nothing "
+                    "was committed: retry the write",
+                ) from exc
+            log.warning("uploading again to %s without the stale shard cache", self.endpoint.url)
+            again = replay() if replay is not None else ()
+            return self._upload_once(local_path=local_path, chunks=again, spooled=spooled, held=held)
+
+    def _upload_once(
+        self,
+        *,
+        local_path: str | None = None,
+        chunks: Iterable[bytes] = (),
+        spooled: bool = False,
+        held: bool = False,
     ) -> ContentInfo:
         session = get_session(self.compression)
         hook = self._progress_hook("upload")
@@ -208,7 +242,7 @@ class XetContentPort(ContentPort):
         what = f"content from {os.path.abspath(local_path)}" if local_path is not None else "streamed content"
         where = str(local) if local is not None else self.endpoint.url
 
-        def failure(exc: BaseException) -> OSError:
+        def failure(exc: BaseException) -> Exception:
             return write_failure(exc, what=what, where=where)
 
         with upload_slot(), contextlib.nullcontext() if held else self._hold():
@@ -251,7 +285,7 @@ class XetContentPort(ContentPort):
         log.debug("stored %s (%d bytes, %d new) in the Xet CAS", info.sha256, info.size, info.new_bytes)
         return info
 
-    def _open(self, opener: Callable[[], T], *, what: str, failure: Callable[[BaseException], OSError]) -> T:
+    def _open(self, opener: Callable[[], T], *, what: str, failure: Callable[[BaseException], Exception]) -> T:
         """Open an hf-xet transfer; repair a CAS database that a full disk left unreadable.
 
         The caller holds the CAS lock, so no other process has the database open; no thread
@@ -278,7 +312,7 @@ class XetContentPort(ContentPort):
                 self._repair_database(cause, failure)
         raise failure(cause) from cause
 
-    def _repair_database(self, exc: RuntimeError, failure: Callable[[BaseException], OSError]) -> None:
+    def _repair_database(self, exc: RuntimeError, failure: Callable[[BaseException], Exception]) -> None:
         """Remove a damaged database that holds nothing (see :mod:`.cas_database`), or raise.
 
         Returns only when the database was damaged and is gone, so that opening again may work.
@@ -332,7 +366,9 @@ class XetContentPort(ContentPort):
         file_info = hf_xet.XetFileInfo(xet_hash, size)
         kwargs = self.endpoint.connect_kwargs()
 
-        def failure(exc: BaseException) -> OSError:
+        def failure(exc: BaseException) -> Exception:
+            if self.endpoint.local_dir is None:
+                return read_failure(exc, sha256=sha256, xet_hash=xet_hash, endpoint=self.endpoint.url)
             return OSError(
                 os_errno(exc) or errno.EIO,
                 f"reading content {sha256} from the Xet CAS {self.endpoint.local_dir or self.endpoint.url} failed "
@@ -355,7 +391,7 @@ class XetContentPort(ContentPort):
                 # hf-xet reports a damaged xorb as RuntimeError, OSError or ValueError; on a
                 # local CAS that is damage, on a remote one it may be the network.
                 if self.endpoint.local_dir is None:
-                    raise OSError(f"reading content {sha256} from Xet CAS {self.endpoint.url} failed: {exc}") from exc
+                    raise read_failure(exc, sha256=sha256, xet_hash=xet_hash, endpoint=self.endpoint.url) from exc
                 raise IntegrityError(
                     f"content {sha256} cannot be reconstructed from the local Xet CAS "
                     f"({type(exc).__name__}: {exc}); run 'artifactstore fsck'"
@@ -363,6 +399,9 @@ class XetContentPort(ContentPort):
             finally:
                 del group
         got = sum(len(piece) for piece in pieces)
+        if got != end - start and self.endpoint.local_dir is None:
+            status = probe_reconstruction(self.endpoint, xet_hash)
+            raise short_read(status, sha256=sha256, xet_hash=xet_hash, endpoint=self.endpoint.url, got=got, wanted=end - start)
         if got != end - start:
             raise IntegrityError(
                 f"content {sha256} (Xet hash {xet_hash}) came back with {got} bytes for range {start}-{end}; "

@@ -20,6 +20,9 @@ def artifactstore_register_backends(register: Callable[[type[ArtifactStore]], No
 
 @hookimpl
 def artifactstore_conformance_targets(register: Callable[[str, ConformanceTarget], None]) -> None:
-    from .conformance import XetConformanceTarget
+    import os
 
-    register("xet", XetConformanceTarget())
+    from .conformance import ENV_CONFORMANCE_CAS, XetConformanceTarget, XetRemoteConformanceTarget
+
+    remote = os.environ.get(ENV_CONFORMANCE_CAS, "").strip().lower() == "server"
+    register("xet", XetRemoteConformanceTarget() if remote else XetConformanceTarget())

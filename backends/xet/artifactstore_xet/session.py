@@ -72,6 +72,12 @@ def get_session(compression: str | None = None) -> hf_xet.XetSession:
         return session
 
 
+def forget_sessions() -> None:
+    """Drop this process's sessions: the next transfer opens a new one, which reloads hf-xet's caches from disk."""
+    with _guard:
+        _sessions.clear()
+
+
 @contextlib.contextmanager
 def upload_slot() -> Iterator[None]:
     """Wait for one of this process's upload slots (see :data:`DEFAULT_MAX_UPLOADS`)."""
@@ -132,6 +138,7 @@ __all__ = [
     "DB_LOCKED",
     "DEFAULT_MAX_UPLOADS",
     "ENV_MAX_UPLOADS",
+    "forget_sessions",
     "get_session",
     "is_db_locked",
     "max_uploads",

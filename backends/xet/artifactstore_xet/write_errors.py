@@ -21,6 +21,9 @@ from collections.abc import Iterator
 
 from artifactstore.errors import ArtifactStoreError
 
+from .remote_errors import is_remote_failure
+from .remote_errors import write_failure as remote_write_failure
+
 #: errno values that mean "no room": a full file system, a quota, a file-size limit.
 DISK_FULL = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
 
@@ -35,8 +38,14 @@ def os_errno(exc: BaseException) -> int | None:
     return int(found[-1]) if found else None
 
 
-def write_failure(exc: BaseException, *, what: str, where: str) -> OSError:
-    """One sentence naming ``what`` was written to which CAS (``where``), why it failed and the fix."""
+def write_failure(exc: BaseException, *, what: str, where: str) -> Exception:
+    """One sentence naming ``what`` was written to which CAS (``where``), why it failed and the fix.
+
+    A remote CAS (``where`` an http(s) URL) that answered or could not be reached gets
+    :func:`.remote_errors.write_failure` instead (a rejected token is an ``AccessDenied``).
+    """
+    if where.startswith(("http://", "https://")) and is_remote_failure(exc):
+        return remote_write_failure(exc, what=what, endpoint=where)
     code = os_errno(exc)
     detail = f"hf-xet: {type(exc).__name__}: {exc}"
     if code in DISK_FULL:
